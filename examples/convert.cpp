@@ -1,0 +1,39 @@
+// nibble-convert: rewrite any model file nibble reads (llama2.c checkpoint, GGUF v1-v3)
+// as a GGUF v3 file, tensors unchanged.
+#include <iostream>
+
+#include "formats/gguf.hpp"
+#include "formats/llama2c.hpp"
+#include "nibble/error.hpp"
+
+int main(int argc, char** argv) {
+    std::string in, out, tokenizer;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--tokenizer" && i + 1 < argc) tokenizer = argv[++i];
+        else if (in.empty()) in = a;
+        else if (out.empty()) out = a;
+        else in.clear(), i = argc;
+    }
+    if (in.empty() || out.empty()) {
+        std::cerr << "usage: nibble-convert INPUT OUTPUT.gguf [--tokenizer tok512.bin]\n";
+        return 2;
+    }
+    try {
+        using namespace nibble::formats;
+        const auto file = MappedFile::open(in);
+        const auto directory = looks_like_gguf(file->bytes()) ? read_gguf(file) : read_llama2c(file, tokenizer);
+        if (!directory->metadata.contains("tokenizer.ggml.tokens")) {
+            std::cerr << "nibble-convert: warning: " << in << " has no tokenizer; the output will have none\n";
+        }
+        GgufWriter writer(3);
+        writer.add_all(*directory);
+        writer.write(out);
+        std::cerr << "wrote " << out << ": " << directory->tensors().size() << " tensors, "
+                  << directory->metadata.size() << " metadata keys\n";
+    } catch (const nibble::Error& e) {
+        std::cerr << "nibble-convert: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,45 @@
+// nibble-info: describe a model file without evaluating it, or say why it cannot load.
+#include <cstdio>
+#include <iostream>
+
+#include <nibble/nibble.hpp>
+
+int main(int argc, char** argv) {
+    if (argc != 2 || std::string_view(argv[1]) == "-h" || std::string_view(argv[1]) == "--help") {
+        std::cerr << "usage: nibble-info MODEL\n";
+        return 2;
+    }
+    try {
+        const auto model = nibble::Model::load(argv[1]);
+        const auto& i = model.info();
+        const double mib = 1024.0 * 1024.0;
+        std::printf("file:            %s\n", argv[1]);
+        std::printf("container:       %s v%u\n", i.container.c_str(), i.container_version);
+        std::printf("architecture:    %s\n", i.architecture.c_str());
+        if (!i.name.empty()) std::printf("name:            %s\n", i.name.c_str());
+        std::printf("vocabulary:      %u (%s tokenizer)\n", i.n_vocab, std::string(model.tokenizer().kind()).c_str());
+        std::printf("embedding:       %u\n", i.n_embd);
+        std::printf("layers:          %u\n", i.n_layer);
+        std::printf("heads:           %u (KV heads %u, head size %u)\n", i.n_head, i.n_head_kv, i.n_embd / i.n_head);
+        std::printf("feed-forward:    %u\n", i.n_ff);
+        std::printf("rotary:          %u dims, adjacent pairs, base %g\n", i.n_rot, static_cast<double>(i.rope_freq_base));
+        std::printf("norm epsilon:    %g\n", static_cast<double>(i.norm_eps));
+        std::printf("context (train): %u\n", i.context_length);
+        std::printf("output:          %s\n", i.tied_output ? "tied to the token embedding" : "separate matrix");
+        std::printf("tensors:        ");
+        for (const auto& [type, count] : i.tensor_types) std::printf(" %s x%zu", type.c_str(), count);
+        std::printf("\n");
+        std::printf("file size:       %.2f MiB\n", static_cast<double>(i.file_bytes) / mib);
+        std::printf("weights:         %.2f MiB (memory-mapped)\n", static_cast<double>(i.weight_bytes) / mib);
+        std::printf("resident copies: %.2f MiB\n", static_cast<double>(i.resident_copies) / mib);
+        const uint32_t ctx = std::min<uint32_t>(i.context_length, 4096);
+        const double kv = 2.0 * i.n_layer * ctx * (i.n_embd / i.n_head) * i.n_head_kv * sizeof(float);
+        std::printf("KV cache:        %.2f MiB at context %u (f32)\n", kv / mib, ctx);
+        std::printf("memory needed:   %.2f MiB (weights + copies + KV cache)\n",
+                    (static_cast<double>(i.weight_bytes + i.resident_copies) + kv) / mib);
+    } catch (const nibble::Error& e) {
+        std::cerr << "nibble-info: cannot load: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,196 @@
+// nibble: CPU inference for 4-bit quantized language models. The public API.
+//
+// Threading: a Model is immutable after load and may be shared by any number of
+// threads and Sessions. A Session, a Sampler and a Tokenizer's mutable users are
+// used by one thread at a time. Every function that can fail throws nibble::Error.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nibble/error.hpp"
+#include "nibble/tensor_type.hpp"
+
+namespace nibble {
+
+using Token = int32_t;
+
+namespace detail {
+struct ModelImpl;
+struct TokenizerImpl;
+struct SessionImpl;
+}  // namespace detail
+
+/// Options for Tokenizer::encode.
+struct EncodeOptions {
+    bool add_bos = false;  ///< prepend the beginning-of-sequence token
+    bool add_eos = false;  ///< append the end-of-sequence token
+};
+
+/// Text <-> token ids for a model's vocabulary. Cheap to copy (shared, immutable);
+/// thread-safe.
+class Tokenizer {
+public:
+    /// Token ids for `text` (UTF-8). Never throws for any byte sequence.
+    std::vector<Token> encode(std::string_view text, EncodeOptions options = {}) const;
+    /// Text of a sequence of ids; control tokens (BOS, EOS) produce no text, and the
+    /// space the encoder adds in front of the text is removed. Throws
+    /// invalid_argument for an id outside the vocabulary.
+    std::string decode(std::span<const Token> tokens) const;
+    /// Raw bytes token `id` stands for (byte tokens give their single byte, which may
+    /// be part of a multi-byte UTF-8 character). Throws invalid_argument when out of range.
+    std::string piece(Token id) const;
+    /// The vocabulary entry as stored in the file (e.g. "▁Hello", "<0x0A>").
+    std::string_view token_text(Token id) const;
+
+    size_t vocab_size() const noexcept;
+    Token bos() const noexcept;
+    Token eos() const noexcept;
+    /// "llama" (SentencePiece) today; "gpt2" for byte-level BPE vocabularies.
+    std::string_view kind() const noexcept;
+
+private:
+    friend struct detail::ModelImpl;
+    std::shared_ptr<const detail::TokenizerImpl> impl_;
+};
+
+/// How to open a model file.
+struct LoadOptions {
+    bool use_mmap = true;        ///< map the file (false: read it into memory)
+    std::string tokenizer_path;  ///< llama2.c checkpoints: tokenizer file (default: tok<N>.bin or tokenizer.bin beside it)
+};
+
+/// Hyperparameters and facts about a loaded model.
+struct ModelInfo {
+    std::string container;     ///< "GGUF", "llama2.c"
+    uint32_t container_version = 0;
+    std::string architecture;  ///< "llama"
+    std::string name;
+    uint32_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_rot = 0;
+    uint32_t context_length = 0;  ///< training context
+    float rope_freq_base = 10000.0f;
+    float norm_eps = 1e-5f;
+    bool tied_output = false;  ///< output projection reuses the token embedding
+    uint64_t file_bytes = 0;
+    uint64_t weight_bytes = 0;    ///< bytes of all tensors
+    uint64_t resident_copies = 0; ///< bytes nibble copied out of the file (layout conversions)
+    std::vector<std::pair<std::string, size_t>> tensor_types;  ///< type name -> tensor count
+};
+
+/// A loaded model: immutable, thread-safe, cheap to copy (shared ownership).
+class Model {
+public:
+    /// Opens a GGUF file or a llama2.c checkpoint. Throws Error naming the file and
+    /// what is wrong with it.
+    static Model load(const std::string& path, const LoadOptions& options = {});
+    /// Loads from memory the caller keeps alive and unchanged as long as any copy of
+    /// the Model or a Session on it exists. `name` appears in error messages.
+    static Model load_from_memory(std::span<const std::byte> bytes, const std::string& name = "<memory>");
+
+    const ModelInfo& info() const noexcept;
+    const Tokenizer& tokenizer() const noexcept;
+
+private:
+    friend class Session;
+    std::shared_ptr<const detail::ModelImpl> impl_;
+};
+
+/// Per-session settings.
+struct SessionOptions {
+    uint32_t context_length = 0;  ///< KV cache positions; 0 = the model's training context, at most 4096
+    int threads = 0;              ///< generation threads; 0 = one per available core
+    int batch_threads = 0;        ///< prompt-processing threads; 0 = same as threads
+    uint32_t batch_size = 64;     ///< tokens evaluated together while ingesting a prompt
+};
+
+/// How the next token is chosen. temperature <= 0 means greedy (argmax).
+struct SamplingOptions {
+    float temperature = 0.8f;
+    int top_k = 40;               ///< 0 = off
+    float top_p = 0.95f;          ///< 1 = off
+    float min_p = 0.05f;          ///< 0 = off
+    float repeat_penalty = 1.0f;  ///< 1 = off; >1 discourages the last repeat_last_n tokens
+    int repeat_last_n = 64;
+    uint64_t seed = 0;            ///< the same seed and inputs give the same tokens
+};
+
+/// Picks tokens from logits. One thread at a time.
+class Sampler {
+public:
+    explicit Sampler(SamplingOptions options = {});
+    /// Chooses a token from `logits` (one per vocabulary entry), applying the penalty
+    /// for tokens previously passed to accept().
+    Token sample(std::span<const float> logits);
+    /// Records a token in the repetition window (prompt tokens and chosen tokens).
+    void accept(Token token);
+    void reset();
+    const SamplingOptions& options() const noexcept { return options_; }
+
+private:
+    SamplingOptions options_;
+    std::vector<Token> recent_;
+    uint64_t rng_state_[4];
+    std::vector<std::pair<float, Token>> candidates_;
+};
+
+struct GenerateOptions {
+    int max_tokens = 128;       ///< tokens to generate; 0 = evaluate the prompt only
+    SamplingOptions sampling{};
+    bool add_bos = true;        ///< prepend BOS to a text prompt
+    bool stop_at_eos = true;
+    bool keep_prompt_logits = false;  ///< fill GenerateResult::prompt_logits
+};
+
+struct GenerateResult {
+    std::vector<Token> prompt;     ///< the prompt ids evaluated
+    std::vector<Token> generated;  ///< the ids produced, in order
+    std::vector<float> prompt_logits;  ///< [prompt.size()][n_vocab] when keep_prompt_logits
+    double prompt_seconds = 0;
+    double generate_seconds = 0;
+    enum class Stop { max_tokens, eos, callback, context_full } stop = Stop::max_tokens;
+};
+
+/// Receives generated text, whole UTF-8 characters at a time; return false to stop.
+using PieceCallback = std::function<bool(std::string_view piece)>;
+
+/// One conversation's state: the KV cache and the current position. Owns its
+/// buffers; keeps its Model alive. Use from one thread at a time.
+class Session {
+public:
+    explicit Session(Model model, SessionOptions options = {});
+    ~Session();
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
+
+    /// Appends `tokens` at the current position and evaluates them, in batches of
+    /// batch_size. Returns the logits of the last token ([n_vocab]), or with
+    /// all_logits the logits of every token given ([tokens.size()][n_vocab]). The
+    /// span stays valid until the next call. Throws out_of_range when the context
+    /// would overflow, invalid_argument for an id outside the vocabulary.
+    std::span<const float> eval(std::span<const Token> tokens, bool all_logits = false);
+
+    /// Encodes `prompt`, evaluates it, then samples up to max_tokens tokens, passing
+    /// each piece of text to `on_piece` (which may be empty).
+    GenerateResult generate(std::string_view prompt, const GenerateOptions& options, const PieceCallback& on_piece = {});
+    /// The same, from token ids.
+    GenerateResult generate(std::span<const Token> prompt, const GenerateOptions& options,
+                            const PieceCallback& on_piece = {});
+
+    uint32_t position() const noexcept;        ///< tokens in the cache
+    uint32_t context_length() const noexcept;
+    void reset() noexcept;                     ///< forget everything (position 0)
+    const Model& model() const noexcept;
+
+private:
+    std::unique_ptr<detail::SessionImpl> impl_;
+};
+
+/// Library version, "MAJOR.MINOR.PATCH".
+const char* version() noexcept;
+
+}  // namespace nibble

@@ -1,0 +1,74 @@
+// The kernel table: every hot operation, one implementation per ISA, chosen once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "nibble/tensor_type.hpp"
+
+namespace nibble::kernels {
+
+/// The form an activation row takes before it meets a weight row of a given type:
+/// quantized weights multiply q8 blocks, f16 weights multiply f16, f32 stays f32.
+enum class ActivationFormat { f32, f16, q8_0 };
+
+/// Function pointers implementing the hot loops. `n` counts elements; for the
+/// block types it is a multiple of the block size (callers check).
+struct KernelTable {
+    const char* isa;  ///< "scalar", "avx2", ...
+
+    void (*quantize_activations_q8_0)(const float* x, void* out, size_t n);
+    void (*convert_activations_f16)(const float* x, void* out, size_t n);
+
+    float (*dot_f32)(const void* weights, const void* activations, size_t n);
+    float (*dot_f16)(const void* weights, const void* activations, size_t n);
+    float (*dot_q4_0)(const void* weights, const void* activations, size_t n);
+    float (*dot_q8_0)(const void* weights, const void* activations, size_t n);
+};
+
+/// The portable reference implementation every ISA is tested against.
+const KernelTable& reference_kernels() noexcept;
+
+/// The table in use: the best the CPU supports, or the one named by NIBBLE_ISA
+/// (an unknown or unsupported name throws nibble::Error). Chosen on first call.
+const KernelTable& active_kernels();
+
+/// Which activation format pairs with a weight type; throws for unsupported types.
+ActivationFormat activation_format(TensorType type);
+
+/// Bytes of one converted activation row of n elements.
+size_t activation_row_bytes(ActivationFormat format, size_t n);
+
+/// Bytes of one weight row of n elements of `type` (n a multiple of its block).
+size_t row_bytes(TensorType type, size_t n);
+
+// ---- Format-level row conversions (the formulas of FORMATS.md, bit for bit) ----
+
+/// Dequantize n elements of `type` at src into f32.
+void dequantize_row(TensorType type, const void* src, float* dst, size_t n);
+
+/// Quantize n floats into `type` with the reference quantizer of the current
+/// (ggjt v3 / GGUF) era: id = 1/d from the unrounded d, q4_0 truncation after +8.5,
+/// q8_0 roundf. f32 and f16 are plain conversions.
+void quantize_row_reference(TensorType type, const float* src, void* dst, size_t n);
+
+/// A weight matrix in memory: `rows` rows of `cols` elements, `row_stride` bytes apart.
+struct MatrixView {
+    TensorType type = TensorType::f32;
+    const void* data = nullptr;
+    size_t rows = 0;
+    size_t cols = 0;
+    size_t row_stride = 0;
+};
+
+/// y[t][r] = dot(W row r, x[t]) for t < n_tokens. x is [n_tokens][cols] f32, y is
+/// [n_tokens][rows] f32. Activations are converted once into `scratch` (grown as
+/// needed) and reused by every row; rows are split over `threads` OpenMP threads.
+void matmul(const KernelTable& kernels, const MatrixView& w, const float* x, size_t n_tokens,
+            float* y, std::span<std::byte> scratch, int threads);
+
+/// Scratch bytes matmul needs for n_tokens rows of `cols` activations against `type`.
+size_t matmul_scratch_bytes(TensorType type, size_t cols, size_t n_tokens);
+
+}  // namespace nibble::kernels

@@ -1,0 +1,83 @@
+// The scalar reference kernels: plain loops, the definition every ISA must match.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/blocks.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/kernels.hpp"
+
+namespace nibble::kernels {
+namespace {
+
+// Activations become q8_0 blocks with round-half-to-even, as the SIMD quantizers
+// round, so that every ISA produces the same bytes.
+void quantize_activations_q8_0(const float* x, void* out, size_t n) {
+    auto* blocks = static_cast<BlockQ8_0*>(out);
+    for (size_t b = 0; b < n / qk8_0; ++b) {
+        const float* xb = x + b * qk8_0;
+        float amax = 0.0f;
+        for (size_t j = 0; j < qk8_0; ++j) amax = std::max(amax, std::fabs(xb[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        blocks[b].d = fp32_to_fp16(d);
+        for (size_t j = 0; j < qk8_0; ++j) blocks[b].qs[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
+    }
+}
+
+void convert_activations_f16(const float* x, void* out, size_t n) {
+    auto* h = static_cast<uint16_t*>(out);
+    for (size_t j = 0; j < n; ++j) h[j] = fp32_to_fp16(x[j]);
+}
+
+float dot_f32(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const float*>(weights);
+    const auto* a = static_cast<const float*>(activations);
+    double sum = 0.0;
+    for (size_t j = 0; j < n; ++j) sum += static_cast<double>(w[j] * a[j]);
+    return static_cast<float>(sum);
+}
+
+float dot_f16(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const uint16_t*>(weights);
+    const auto* a = static_cast<const uint16_t*>(activations);
+    double sum = 0.0;
+    for (size_t j = 0; j < n; ++j) sum += static_cast<double>(fp16_to_fp32(w[j]) * fp16_to_fp32(a[j]));
+    return static_cast<float>(sum);
+}
+
+float dot_q4_0(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const BlockQ4_0*>(weights);
+    const auto* a = static_cast<const BlockQ8_0*>(activations);
+    float sum = 0.0f;
+    for (size_t b = 0; b < n / qk4_0; ++b) {
+        int32_t block_sum = 0;
+        for (size_t j = 0; j < qk4_0 / 2; ++j) {
+            block_sum += ((w[b].qs[j] & 0x0f) - 8) * a[b].qs[j];
+            block_sum += ((w[b].qs[j] >> 4) - 8) * a[b].qs[j + qk4_0 / 2];
+        }
+        sum += static_cast<float>(block_sum) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d));
+    }
+    return sum;
+}
+
+float dot_q8_0(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const BlockQ8_0*>(weights);
+    const auto* a = static_cast<const BlockQ8_0*>(activations);
+    float sum = 0.0f;
+    for (size_t b = 0; b < n / qk8_0; ++b) {
+        int32_t block_sum = 0;
+        for (size_t j = 0; j < qk8_0; ++j) block_sum += w[b].qs[j] * a[b].qs[j];
+        sum += static_cast<float>(block_sum) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d));
+    }
+    return sum;
+}
+
+constexpr KernelTable reference_table{
+    "scalar", quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q8_0,
+};
+
+}  // namespace
+
+const KernelTable& reference_kernels() noexcept { return reference_table; }
+
+}  // namespace nibble::kernels

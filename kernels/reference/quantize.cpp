@@ -1,0 +1,118 @@
+// Format-level row conversions: the quantization formulas of FORMATS.md section 2.2.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/blocks.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/kernels.hpp"
+#include "nibble/error.hpp"
+
+namespace nibble::kernels {
+namespace {
+
+void dequantize_q4_0(const BlockQ4_0* blocks, float* y, size_t n) {
+    for (size_t b = 0; b < n / qk4_0; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        for (size_t j = 0; j < qk4_0 / 2; ++j) {
+            y[b * qk4_0 + j] = static_cast<float>((blocks[b].qs[j] & 0x0f) - 8) * d;
+            y[b * qk4_0 + j + qk4_0 / 2] = static_cast<float>((blocks[b].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+void dequantize_q8_0(const BlockQ8_0* blocks, float* y, size_t n) {
+    for (size_t b = 0; b < n / qk8_0; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        for (size_t j = 0; j < qk8_0; ++j) y[b * qk8_0 + j] = static_cast<float>(blocks[b].qs[j]) * d;
+    }
+}
+
+// The signed value with the largest magnitude; the first one wins ties (strict <).
+float signed_absmax(const float* x, size_t n) {
+    float amax = 0.0f;
+    float max = 0.0f;
+    for (size_t j = 0; j < n; ++j) {
+        if (amax < std::fabs(x[j])) {
+            amax = std::fabs(x[j]);
+            max = x[j];
+        }
+    }
+    return max;
+}
+
+void quantize_q4_0(const float* x, BlockQ4_0* blocks, size_t n) {
+    for (size_t b = 0; b < n / qk4_0; ++b) {
+        const float* xb = x + b * qk4_0;
+        const float d = signed_absmax(xb, qk4_0) / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        blocks[b].d = fp32_to_fp16(d);
+        for (size_t j = 0; j < qk4_0 / 2; ++j) {
+            const int lo = std::min(15, static_cast<int>(static_cast<int8_t>(xb[j] * id + 8.5f)));
+            const int hi = std::min(15, static_cast<int>(static_cast<int8_t>(xb[j + qk4_0 / 2] * id + 8.5f)));
+            blocks[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+        }
+    }
+}
+
+void quantize_q8_0(const float* x, BlockQ8_0* blocks, size_t n) {
+    for (size_t b = 0; b < n / qk8_0; ++b) {
+        const float* xb = x + b * qk8_0;
+        float amax = 0.0f;
+        for (size_t j = 0; j < qk8_0; ++j) amax = std::max(amax, std::fabs(xb[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        blocks[b].d = fp32_to_fp16(d);
+        for (size_t j = 0; j < qk8_0; ++j) blocks[b].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+    }
+}
+
+}  // namespace
+
+void dequantize_row(TensorType type, const void* src, float* dst, size_t n) {
+    switch (type) {
+        case TensorType::f32:
+            std::memcpy(dst, src, n * sizeof(float));
+            return;
+        case TensorType::f16: {
+            const auto* h = static_cast<const uint16_t*>(src);
+            for (size_t j = 0; j < n; ++j) dst[j] = fp16_to_fp32(h[j]);
+            return;
+        }
+        case TensorType::q4_0:
+            return dequantize_q4_0(static_cast<const BlockQ4_0*>(src), dst, n);
+        case TensorType::q8_0:
+            return dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, n);
+        default:
+            break;
+    }
+    throw Error(ErrorCode::unsupported, "dequantize: no kernel for type " + tensor_type_name(static_cast<uint32_t>(type)));
+}
+
+void quantize_row_reference(TensorType type, const float* src, void* dst, size_t n) {
+    switch (type) {
+        case TensorType::f32:
+            std::memcpy(dst, src, n * sizeof(float));
+            return;
+        case TensorType::f16: {
+            auto* h = static_cast<uint16_t*>(dst);
+            for (size_t j = 0; j < n; ++j) h[j] = fp32_to_fp16(src[j]);
+            return;
+        }
+        case TensorType::q4_0:
+            return quantize_q4_0(src, static_cast<BlockQ4_0*>(dst), n);
+        case TensorType::q8_0:
+            return quantize_q8_0(src, static_cast<BlockQ8_0*>(dst), n);
+        default:
+            break;
+    }
+    throw Error(ErrorCode::unsupported, "quantize: no quantizer for type " + tensor_type_name(static_cast<uint32_t>(type)));
+}
+
+size_t row_bytes(TensorType type, size_t n) {
+    const auto info = tensor_type_info(static_cast<uint32_t>(type));
+    if (!info) throw Error(ErrorCode::unsupported, "unknown tensor type " + tensor_type_name(static_cast<uint32_t>(type)));
+    return n / info->block_elements * info->block_bytes;
+}
+
+}  // namespace nibble::kernels

@@ -1,0 +1,20 @@
+// The families nibble runs. Each binds its tensors and sets the forward pass switches.
+#pragma once
+
+#include <string_view>
+
+#include "src/tensor_binder.hpp"
+
+namespace nibble::detail {
+
+struct Architecture {
+    std::string_view name;
+    void (*bind)(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
+};
+
+/// The architecture called `name` in general.architecture; nullptr if unknown.
+const Architecture* find_architecture(std::string_view name);
+
+void bind_llama(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
+
+}  // namespace nibble::detail

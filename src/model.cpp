@@ -1,0 +1,114 @@
+// Model loading: pick the reader by content, bind the architecture, describe it.
+#include <fmt/format.h>
+
+#include <map>
+
+#include "formats/gguf.hpp"
+#include "formats/llama2c.hpp"
+#include "src/arch/architectures.hpp"
+#include "src/model_impl.hpp"
+
+namespace nibble {
+
+const char* to_string(ErrorCode code) noexcept {
+    switch (code) {
+        case ErrorCode::io: return "io";
+        case ErrorCode::bad_format: return "bad_format";
+        case ErrorCode::unsupported: return "unsupported";
+        case ErrorCode::bad_model: return "bad_model";
+        case ErrorCode::invalid_argument: return "invalid_argument";
+        case ErrorCode::out_of_range: return "out_of_range";
+    }
+    return "unknown";
+}
+
+const char* version() noexcept { return "0.1.0"; }
+
+namespace detail {
+
+std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<const formats::TensorDirectory> dir) {
+    auto impl = std::make_shared<ModelImpl>();
+    const auto arch_name = dir->metadata.get_string("general.architecture");
+    if (!arch_name) throw Error(ErrorCode::bad_model, fmt::format("{}: no general.architecture key", dir->file_name()));
+    const Architecture* arch = find_architecture(*arch_name);
+    if (arch == nullptr) {
+        throw Error(ErrorCode::unsupported, fmt::format("{}: architecture '{}' is not supported", dir->file_name(), *arch_name));
+    }
+    arch->bind(*dir, impl->config, impl->weights);
+    impl->tokenizer = make_tokenizer(dir->metadata, dir->file_name());
+    const size_t vocab = impl->tokenizer.vocab_size();
+    if (vocab != 0 && vocab != impl->config.n_vocab) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: the tokenizer has {} tokens but token_embd.weight has {} rows",
+                                                      dir->file_name(), vocab, impl->config.n_vocab));
+    }
+
+    ModelInfo& info = impl->info;
+    const ModelConfig& c = impl->config;
+    info.container = dir->container;
+    info.container_version = dir->version;
+    info.architecture = *arch_name;
+    info.name = dir->metadata.get_string("general.name").value_or("");
+    info.n_vocab = c.n_vocab;
+    info.n_embd = c.n_embd;
+    info.n_layer = c.n_layer;
+    info.n_head = c.n_head;
+    info.n_head_kv = c.n_head_kv;
+    info.n_ff = c.n_ff;
+    info.n_rot = c.n_rot;
+    info.context_length = c.n_ctx_train;
+    info.rope_freq_base = c.rope_base;
+    info.norm_eps = c.norm_eps;
+    info.tied_output = impl->weights.output.matrix.data == impl->weights.token_embd.data;
+    info.file_bytes = dir->file ? dir->file->size() : 0;
+    info.resident_copies = dir->owned_bytes();
+    std::map<std::string, size_t> counts;
+    for (const auto& t : dir->tensors()) {
+        info.weight_bytes += t.data.size();
+        ++counts[tensor_type_name(t.type_id)];
+    }
+    info.tensor_types.assign(counts.begin(), counts.end());
+    impl->directory = std::move(dir);
+    return impl;
+}
+
+}  // namespace detail
+
+namespace {
+
+std::shared_ptr<const formats::TensorDirectory> read_any(std::shared_ptr<const formats::MappedFile> file,
+                                                         const LoadOptions& options) {
+    const auto bytes = file->bytes();
+    if (formats::looks_like_gguf(bytes)) return formats::read_gguf(file);
+    if (bytes.size() >= 4) {
+        uint32_t magic = 0;
+        std::memcpy(&magic, bytes.data(), 4);
+        switch (magic) {
+            case 0x67676d6c: case 0x67676d66: case 0x67676a74: case 0x67676d6d: case 0x67676370:
+                throw Error(ErrorCode::unsupported, fmt::format("{}: legacy ggml/ggmf/ggjt model files (magic {:#x}) are not "
+                                                                "supported yet", file->name(), magic));
+            default: break;
+        }
+    }
+    if (formats::looks_like_llama2c(bytes)) return formats::read_llama2c(file, options.tokenizer_path);
+    throw Error(ErrorCode::bad_format, fmt::format("{}: not a GGUF file or a llama2.c checkpoint ({} bytes, unknown magic)",
+                                                   file->name(), file->size()));
+}
+
+}  // namespace
+
+Model Model::load(const std::string& path, const LoadOptions& options) {
+    Model model;
+    model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::open(path, options.use_mmap), options));
+    return model;
+}
+
+Model Model::load_from_memory(std::span<const std::byte> bytes, const std::string& name) {
+    Model model;
+    model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::borrow(bytes, name), {}));
+    return model;
+}
+
+const ModelInfo& Model::info() const noexcept { return impl_->info; }
+const Tokenizer& Model::tokenizer() const noexcept { return impl_->tokenizer; }
+
+}  // namespace nibble

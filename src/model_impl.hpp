@@ -1,0 +1,68 @@
+// The insides of a Model: configuration switches, bound weights, tokenizer.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "formats/tensor_directory.hpp"
+#include "kernels/kernels.hpp"
+#include "nibble/nibble.hpp"
+
+namespace nibble::detail {
+
+enum class NormKind { rms, layer };
+enum class RopeMode { none, adjacent_pairs, half_split };
+enum class FfnKind { swiglu, gelu };
+
+/// Everything the shared forward pass needs to know about a family: sizes and the
+/// switches that tell the families apart.
+struct ModelConfig {
+    uint32_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0;
+    uint32_t head_dim = 0, n_rot = 0, n_ctx_train = 0;
+    float rope_base = 10000.0f;
+    float norm_eps = 1e-5f;
+    NormKind norm = NormKind::rms;
+    RopeMode rope = RopeMode::adjacent_pairs;
+    FfnKind ffn = FfnKind::swiglu;
+    bool parallel_residual = false;
+    uint32_t kv_dim() const noexcept { return head_dim * n_head_kv; }
+};
+
+/// A norm's weight and optional bias (f32 vectors of n_embd).
+struct NormWeights {
+    const float* weight = nullptr;
+    const float* bias = nullptr;
+};
+
+/// A linear layer: weight matrix and optional f32 bias of `rows` entries.
+struct Linear {
+    kernels::MatrixView matrix;
+    const float* bias = nullptr;
+    bool present() const noexcept { return matrix.data != nullptr; }
+};
+
+struct LayerWeights {
+    NormWeights attn_norm, ffn_norm;
+    Linear wq, wk, wv, wo;
+    Linear ffn_gate, ffn_up, ffn_down;
+};
+
+struct ModelWeights {
+    kernels::MatrixView token_embd;
+    NormWeights output_norm;
+    Linear output;  ///< may alias token_embd (tied)
+    std::vector<LayerWeights> layers;
+};
+
+struct ModelImpl {
+    std::shared_ptr<const formats::TensorDirectory> directory;
+    ModelConfig config;
+    ModelWeights weights;
+    Tokenizer tokenizer;
+    ModelInfo info;
+
+    static std::shared_ptr<const ModelImpl> create(std::shared_ptr<const formats::TensorDirectory> directory);
+    static Tokenizer make_tokenizer(const formats::Metadata& metadata, const std::string& file_name);
+};
+
+}  // namespace nibble::detail

@@ -1,0 +1,75 @@
+#include "src/ops.hpp"
+
+#include <cmath>
+
+namespace nibble::detail {
+
+void rms_norm(const float* x, const float* weight, float* y, size_t n, float eps) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
+    for (size_t i = 0; i < n; ++i) y[i] = x[i] * scale * weight[i];
+}
+
+void layer_norm(const float* x, const float* weight, const float* bias, float* y, size_t n, float eps) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) sum += x[i];
+    const auto mean = static_cast<float>(sum / static_cast<double>(n));
+    double var = 0.0;
+    for (size_t i = 0; i < n; ++i) var += static_cast<double>((x[i] - mean) * (x[i] - mean));
+    const float scale = 1.0f / std::sqrt(static_cast<float>(var / static_cast<double>(n)) + eps);
+    for (size_t i = 0; i < n; ++i) {
+        const float v = (x[i] - mean) * scale * weight[i];
+        y[i] = bias != nullptr ? v + bias[i] : v;
+    }
+}
+
+void softmax(float* x, size_t n) {
+    float max = -INFINITY;
+    for (size_t i = 0; i < n; ++i) max = std::fmax(max, x[i]);
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - max);
+        sum += x[i];
+    }
+    const auto inv = static_cast<float>(1.0 / sum);
+    for (size_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu(const float* gate, float* x, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const float g = gate[i];
+        x[i] *= g / (1.0f + std::exp(-g));
+    }
+}
+
+void rope_angles(uint32_t position, uint32_t n_rot, float base, float* cos_out, float* sin_out) {
+    // The angle advances by a constant factor per pair, accumulated in float, as the
+    // reference implementation computes it.
+    const float theta_scale = std::pow(base, -2.0f / static_cast<float>(n_rot));
+    float theta = static_cast<float>(position);
+    for (uint32_t i = 0; i < n_rot / 2; ++i) {
+        cos_out[i] = std::cos(theta);
+        sin_out[i] = std::sin(theta);
+        theta *= theta_scale;
+    }
+}
+
+void rope_adjacent(float* x, const float* cos, const float* sin, uint32_t n_rot) {
+    for (uint32_t i = 0; i < n_rot / 2; ++i) {
+        const float x0 = x[2 * i], x1 = x[2 * i + 1];
+        x[2 * i] = x0 * cos[i] - x1 * sin[i];
+        x[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+    }
+}
+
+void rope_half_split(float* x, const float* cos, const float* sin, uint32_t n_rot) {
+    const uint32_t half = n_rot / 2;
+    for (uint32_t i = 0; i < half; ++i) {
+        const float x0 = x[i], x1 = x[i + half];
+        x[i] = x0 * cos[i] - x1 * sin[i];
+        x[i + half] = x0 * sin[i] + x1 * cos[i];
+    }
+}
+
+}  // namespace nibble::detail

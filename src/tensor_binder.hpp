@@ -1,0 +1,40 @@
+// Binds tensors by name, checking type and shape, and names what is wrong.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "formats/tensor_directory.hpp"
+#include "src/model_impl.hpp"
+
+namespace nibble::detail {
+
+class TensorBinder {
+public:
+    explicit TensorBinder(const formats::TensorDirectory& directory) : dir_(directory) {}
+
+    /// A weight matrix of `rows` rows of `cols` elements (ggml ne = [cols, rows]).
+    /// Missing and optional: an empty view.
+    kernels::MatrixView matrix(const std::string& name, uint64_t cols, uint64_t rows, bool required = true);
+    /// An f32 vector of n elements. Missing and optional: nullptr.
+    const float* vector(const std::string& name, uint64_t n, bool required = true);
+    /// Linear layer `prefix.weight` with optional `prefix.bias`.
+    Linear linear(const std::string& prefix, uint64_t cols, uint64_t rows, bool required = true, bool bias_allowed = true);
+    NormWeights norm(const std::string& prefix, uint64_t n, bool with_bias);
+
+    bool has(const std::string& name) const { return dir_.find(name) != nullptr; }
+    /// Throws bad_model naming the first tensor no binding claimed.
+    void require_all_used() const;
+
+private:
+    const formats::TensorEntry* lookup(const std::string& name, bool required);
+    const formats::TensorDirectory& dir_;
+    std::set<std::string, std::less<>> used_;
+};
+
+/// Reads a required unsigned hyperparameter `key`; throws bad_model naming it.
+uint32_t require_u32(const formats::Metadata& metadata, const std::string& key, const std::string& file);
+uint32_t optional_u32(const formats::Metadata& metadata, const std::string& key, uint32_t fallback);
+float optional_f32(const formats::Metadata& metadata, const std::string& key, float fallback);
+
+}  // namespace nibble::detail

@@ -1,0 +1,240 @@
+// Tokenizers: SentencePiece-style BPE over scored pieces with byte fallback.
+#include <fmt/format.h>
+
+#include <queue>
+
+#include "formats/metadata.hpp"
+#include "src/model_impl.hpp"
+#include "src/tokenizer_impl.hpp"
+
+namespace nibble::detail {
+namespace {
+
+const std::string space_marker = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
+
+size_t utf8_length(unsigned char lead) {
+    if (lead < 0x80) return 1;
+    if ((lead >> 5) == 0x6) return 2;
+    if ((lead >> 4) == 0xe) return 3;
+    if ((lead >> 3) == 0x1e) return 4;
+    return 1;  // a stray continuation or invalid byte stands alone
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
+    std::string out;
+    size_t i = 0;
+    while (i < s.size()) {
+        if (s.substr(i, from.size()) == from) {
+            out += to;
+            i += from.size();
+        } else {
+            out += s[i++];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+void TokenizerImpl::check_id(Token id) const {
+    if (id < 0 || static_cast<size_t>(id) >= texts.size()) {
+        throw Error(ErrorCode::invalid_argument, fmt::format("token id {} is outside the vocabulary of {}", id, texts.size()));
+    }
+}
+
+// Bigram merging as SentencePiece's BPE mode does it: start from UTF-8 characters,
+// repeatedly merge the adjacent pair whose concatenation is the highest-scoring
+// vocabulary entry (leftmost on ties), then fall back to byte tokens for leftovers.
+std::vector<Token> TokenizerImpl::encode_spm(std::string_view raw) const {
+    std::vector<Token> out;
+    if (raw.empty()) return out;
+    std::string text = replace_all(add_space_prefix ? " " + std::string(raw) : std::string(raw), " ", space_marker);
+
+    struct Symbol {
+        int prev, next;
+        size_t start, length;
+    };
+    std::vector<Symbol> symbols;
+    for (size_t i = 0; i < text.size();) {
+        const size_t len = std::min(utf8_length(static_cast<unsigned char>(text[i])), text.size() - i);
+        symbols.push_back({static_cast<int>(symbols.size()) - 1, static_cast<int>(symbols.size()) + 1, i, len});
+        i += len;
+    }
+    symbols.back().next = -1;
+
+    struct Bigram {
+        float score;
+        int left, right;
+        size_t length;
+        bool operator<(const Bigram& o) const { return score < o.score || (score == o.score && left > o.left); }
+    };
+    std::priority_queue<Bigram> queue;
+    auto try_add = [&](int left, int right) {
+        if (left < 0 || right < 0) return;
+        const size_t start = symbols[static_cast<size_t>(left)].start;
+        const size_t length = symbols[static_cast<size_t>(left)].length + symbols[static_cast<size_t>(right)].length;
+        auto it = ids.find(text.substr(start, length));
+        if (it == ids.end()) return;
+        queue.push({scores[static_cast<size_t>(it->second)], left, right, length});
+    };
+    for (size_t i = 1; i < symbols.size(); ++i) try_add(static_cast<int>(i) - 1, static_cast<int>(i));
+
+    while (!queue.empty()) {
+        const Bigram b = queue.top();
+        queue.pop();
+        Symbol& left = symbols[static_cast<size_t>(b.left)];
+        Symbol& right = symbols[static_cast<size_t>(b.right)];
+        if (left.length == 0 || right.length == 0 || left.length + right.length != b.length) continue;  // stale
+        left.length += right.length;
+        right.length = 0;
+        left.next = right.next;
+        if (right.next >= 0) symbols[static_cast<size_t>(right.next)].prev = b.left;
+        try_add(left.prev, b.left);
+        try_add(b.left, left.next);
+    }
+
+    for (int i = 0; i != -1; i = symbols[static_cast<size_t>(i)].next) {
+        const Symbol& s = symbols[static_cast<size_t>(i)];
+        auto it = ids.find(text.substr(s.start, s.length));
+        if (it != ids.end()) {
+            out.push_back(it->second);
+            continue;
+        }
+        for (size_t j = 0; j < s.length; ++j) {
+            const Token t = byte_token[static_cast<unsigned char>(text[s.start + j])];
+            if (t >= 0) {
+                out.push_back(t);
+            } else if (unk >= 0) {
+                out.push_back(unk);
+            }
+        }
+    }
+    return out;
+}
+
+std::shared_ptr<const TokenizerImpl> make_spm_tokenizer(std::vector<std::string> texts, std::vector<float> scores,
+                                                        std::vector<TokenType> types, Token bos, Token eos, Token unk,
+                                                        bool add_space_prefix) {
+    auto t = std::make_shared<TokenizerImpl>();
+    t->kind = "llama";
+    const size_t n = texts.size();
+    scores.resize(n, 0.0f);
+    types.resize(n, TokenType::normal);
+    t->byte_token.fill(-1);
+    t->pieces.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+        const std::string& s = texts[i];
+        const auto id = static_cast<Token>(i);
+        t->ids[s] = id;
+        switch (types[i]) {
+            case TokenType::byte:
+                if (s.size() == 6 && s.starts_with("<0x") && s.back() == '>' && hex_digit(s[3]) >= 0 && hex_digit(s[4]) >= 0) {
+                    const int byte = hex_digit(s[3]) * 16 + hex_digit(s[4]);
+                    t->byte_token[static_cast<size_t>(byte)] = id;
+                    t->pieces[i] = std::string(1, static_cast<char>(byte));
+                }
+                break;
+            case TokenType::control:
+            case TokenType::unused:
+                break;
+            case TokenType::unknown:
+                t->pieces[i] = "\xE2\x96\x85";  // U+2585, as the reference prints an unknown token
+                break;
+            default:
+                t->pieces[i] = replace_all(s, space_marker, " ");
+        }
+    }
+    auto valid = [&](Token id) { return id >= 0 && static_cast<size_t>(id) < n ? id : Token{-1}; };
+    t->bos = valid(bos);
+    t->eos = valid(eos);
+    t->unk = valid(unk);
+    t->add_space_prefix = add_space_prefix;
+    t->texts = std::move(texts);
+    t->scores = std::move(scores);
+    t->types = std::move(types);
+    return t;
+}
+
+Tokenizer ModelImpl::make_tokenizer(const formats::Metadata& m, const std::string& file) {
+    Tokenizer tokenizer;
+    const auto model = m.get_string("tokenizer.ggml.model");
+    if (!model) {
+        tokenizer.impl_ = std::make_shared<TokenizerImpl>();
+        return tokenizer;
+    }
+    const auto* texts = m.get_strings("tokenizer.ggml.tokens");
+    if (texts == nullptr || texts->empty()) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: tokenizer.ggml.tokens is missing or empty", file));
+    }
+    if (*model != "llama") {
+        throw Error(ErrorCode::unsupported, fmt::format("{}: tokenizer model '{}' is not supported yet", file, *model));
+    }
+    std::vector<float> scores = m.get_floats("tokenizer.ggml.scores").value_or(std::vector<float>{});
+    std::vector<TokenType> types;
+    if (auto raw = m.get_ints("tokenizer.ggml.token_type")) {
+        for (int64_t v : *raw) types.push_back(v >= 0 && v <= 6 ? static_cast<TokenType>(v) : TokenType::normal);
+    }
+    if ((!scores.empty() && scores.size() != texts->size()) || (!types.empty() && types.size() != texts->size())) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: tokenizer has {} tokens but {} scores and {} types", file,
+                                                      texts->size(), scores.size(), types.size()));
+    }
+    auto id = [&](const char* key, int64_t fallback) {
+        const auto v = m.get_uint(key);
+        return static_cast<Token>(v && *v < texts->size() ? static_cast<int64_t>(*v) : fallback);
+    };
+    const bool prefix = m.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
+    tokenizer.impl_ = make_spm_tokenizer(*texts, std::move(scores), std::move(types), id("tokenizer.ggml.bos_token_id", 1),
+                                         id("tokenizer.ggml.eos_token_id", 2), id("tokenizer.ggml.unknown_token_id", 0),
+                                         prefix);
+    return tokenizer;
+}
+
+// ---- public Tokenizer ----
+
+}  // namespace nibble::detail
+
+namespace nibble {
+
+std::vector<Token> Tokenizer::encode(std::string_view text, EncodeOptions options) const {
+    if (impl_->kind == "none") throw Error(ErrorCode::unsupported, "this model has no tokenizer");
+    std::vector<Token> out;
+    if (options.add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
+    auto body = impl_->encode_spm(text);
+    out.insert(out.end(), body.begin(), body.end());
+    if (options.add_eos && impl_->eos >= 0) out.push_back(impl_->eos);
+    return out;
+}
+
+std::string Tokenizer::decode(std::span<const Token> tokens) const {
+    std::string out;
+    for (Token t : tokens) {
+        impl_->check_id(t);
+        out += impl_->pieces[static_cast<size_t>(t)];
+    }
+    if (impl_->add_space_prefix && !out.empty() && out.front() == ' ') out.erase(0, 1);
+    return out;
+}
+
+std::string Tokenizer::piece(Token id) const {
+    impl_->check_id(id);
+    return impl_->pieces[static_cast<size_t>(id)];
+}
+
+std::string_view Tokenizer::token_text(Token id) const {
+    impl_->check_id(id);
+    return impl_->texts[static_cast<size_t>(id)];
+}
+
+size_t Tokenizer::vocab_size() const noexcept { return impl_ ? impl_->texts.size() : 0; }
+Token Tokenizer::bos() const noexcept { return impl_ ? impl_->bos : -1; }
+Token Tokenizer::eos() const noexcept { return impl_ ? impl_->eos : -1; }
+std::string_view Tokenizer::kind() const noexcept { return impl_ ? std::string_view(impl_->kind) : "none"; }
+
+}  // namespace nibble

@@ -1,0 +1,166 @@
+// One transformer forward pass for a batch of tokens, written once for all families.
+#include "src/transformer.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+
+#include "src/ops.hpp"
+
+namespace nibble::detail {
+namespace {
+
+size_t scratch_for(const ModelImpl& m, uint32_t batch) {
+    const ModelConfig& c = m.config;
+    size_t bytes = 0;
+    auto need = [&](const kernels::MatrixView& w) {
+        if (w.data != nullptr) bytes = std::max(bytes, kernels::matmul_scratch_bytes(w.type, w.cols, batch));
+    };
+    need(m.weights.output.matrix);
+    for (const auto& L : m.weights.layers) {
+        for (const Linear* l : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) need(l->matrix);
+    }
+    (void)c;
+    return bytes;
+}
+
+// y[t] = W x[t] (+ bias) for t < n.
+void linear(const kernels::KernelTable& kernels, ForwardState& s, const Linear& l, const float* x, uint32_t n, float* y) {
+    kernels::matmul(kernels, l.matrix, x, n, y, s.act_scratch, s.threads);
+    if (l.bias != nullptr) {
+        for (uint32_t t = 0; t < n; ++t) {
+            for (size_t r = 0; r < l.matrix.rows; ++r) y[t * l.matrix.rows + r] += l.bias[r];
+        }
+    }
+}
+
+void norm(const ModelConfig& c, const NormWeights& w, const float* x, float* y, uint32_t n) {
+    for (uint32_t t = 0; t < n; ++t) {
+        if (c.norm == NormKind::rms) {
+            rms_norm(x + size_t{t} * c.n_embd, w.weight, y + size_t{t} * c.n_embd, c.n_embd, c.norm_eps);
+        } else {
+            layer_norm(x + size_t{t} * c.n_embd, w.weight, w.bias, y + size_t{t} * c.n_embd, c.n_embd, c.norm_eps);
+        }
+    }
+}
+
+void apply_rope(const ModelConfig& c, ForwardState& s, float* vectors, uint32_t n, uint32_t heads) {
+    if (c.rope == RopeMode::none) return;
+    const uint32_t half = c.n_rot / 2;
+    for (uint32_t t = 0; t < n; ++t) {
+        const float* cos = s.rope_cos.data() + size_t{t} * half;
+        const float* sin = s.rope_sin.data() + size_t{t} * half;
+        for (uint32_t h = 0; h < heads; ++h) {
+            float* head = vectors + (size_t{t} * heads + h) * c.head_dim;
+            if (c.rope == RopeMode::adjacent_pairs) {
+                rope_adjacent(head, cos, sin, c.n_rot);
+            } else {
+                rope_half_split(head, cos, sin, c.n_rot);
+            }
+        }
+    }
+}
+
+// Causal attention of every new token over the cache, one (token, head) per task.
+void attention(const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n, uint32_t pos) {
+    const uint32_t kv_dim = c.kv_dim();
+    const uint32_t group = c.n_head / c.n_head_kv;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    const float* k_layer = s.k_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
+    const float* v_layer = s.v_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
+    const auto tasks = static_cast<ptrdiff_t>(n) * c.n_head;
+#pragma omp parallel for num_threads(s.threads) schedule(static) if (s.threads > 1 && tasks > 1)
+    for (ptrdiff_t task = 0; task < tasks; ++task) {
+        const auto t = static_cast<uint32_t>(task / c.n_head);
+        const auto h = static_cast<uint32_t>(task % c.n_head);
+        const uint32_t kv_head = h / group;
+        const uint32_t visible = pos + t + 1;
+        float* scores = s.scores.data() + size_t(omp_get_thread_num()) * s.n_ctx;
+        const float* q = s.q.data() + size_t{t} * c.n_embd + size_t{h} * c.head_dim;
+        for (uint32_t p = 0; p < visible; ++p) {
+            const float* k = k_layer + size_t{p} * kv_dim + size_t{kv_head} * c.head_dim;
+            float dot = 0.0f;
+            for (uint32_t i = 0; i < c.head_dim; ++i) dot += q[i] * k[i];
+            scores[p] = dot * scale;
+        }
+        softmax(scores, visible);
+        float* out = s.attn.data() + size_t{t} * c.n_embd + size_t{h} * c.head_dim;
+        std::fill(out, out + c.head_dim, 0.0f);
+        for (uint32_t p = 0; p < visible; ++p) {
+            const float* v = v_layer + size_t{p} * kv_dim + size_t{kv_head} * c.head_dim;
+            const float w = scores[p];
+            for (uint32_t i = 0; i < c.head_dim; ++i) out[i] += w * v[i];
+        }
+    }
+}
+
+}  // namespace
+
+ForwardState::ForwardState(const ModelImpl& m, uint32_t context_length, uint32_t batch_size, int thread_count)
+    : n_ctx(context_length), batch(batch_size), threads(thread_count) {
+    const ModelConfig& c = m.config;
+    const size_t cache = size_t{c.n_layer} * n_ctx * c.kv_dim();
+    k_cache.assign(cache, 0.0f);
+    v_cache.assign(cache, 0.0f);
+    x.resize(size_t{batch} * c.n_embd);
+    normed.resize(x.size());
+    q.resize(x.size());
+    k.resize(size_t{batch} * c.kv_dim());
+    v.resize(k.size());
+    attn.resize(x.size());
+    proj.resize(x.size());
+    gate.resize(size_t{batch} * c.n_ff);
+    up.resize(gate.size());
+    rope_cos.resize(size_t{batch} * std::max(1u, c.n_rot / 2));
+    rope_sin.resize(rope_cos.size());
+    scores.resize(size_t(std::max(threads, 1)) * n_ctx);
+    act_scratch.resize(scratch_for(m, batch));
+}
+
+void forward(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardState& s, const Token* tokens, uint32_t n,
+             uint32_t pos, float* logits, bool all_logits) {
+    const ModelConfig& c = m.config;
+    const ModelWeights& w = m.weights;
+    const uint32_t E = c.n_embd, kv_dim = c.kv_dim();
+
+    for (uint32_t t = 0; t < n; ++t) {  // x[t] = embedding row of token t
+        const auto* row = static_cast<const std::byte*>(w.token_embd.data) + size_t(tokens[t]) * w.token_embd.row_stride;
+        kernels::dequantize_row(w.token_embd.type, row, s.x.data() + size_t{t} * E, E);
+    }
+    for (uint32_t t = 0; t < n && c.rope != RopeMode::none; ++t) {
+        rope_angles(pos + t, c.n_rot, c.rope_base, s.rope_cos.data() + size_t{t} * (c.n_rot / 2),
+                    s.rope_sin.data() + size_t{t} * (c.n_rot / 2));
+    }
+
+    for (uint32_t l = 0; l < c.n_layer; ++l) {
+        const LayerWeights& L = w.layers[l];
+        // attention block: normed = norm(x); q, k, v = W normed; rope; cache; attend
+        norm(c, L.attn_norm, s.x.data(), s.normed.data(), n);
+        linear(kernels, s, L.wq, s.normed.data(), n, s.q.data());
+        linear(kernels, s, L.wk, s.normed.data(), n, s.k.data());
+        linear(kernels, s, L.wv, s.normed.data(), n, s.v.data());
+        apply_rope(c, s, s.q.data(), n, c.n_head);
+        apply_rope(c, s, s.k.data(), n, c.n_head_kv);
+        const size_t layer_base = size_t{l} * s.n_ctx * kv_dim;
+        std::copy_n(s.k.data(), size_t{n} * kv_dim, s.k_cache.data() + layer_base + size_t{pos} * kv_dim);
+        std::copy_n(s.v.data(), size_t{n} * kv_dim, s.v_cache.data() + layer_base + size_t{pos} * kv_dim);
+        attention(c, s, l, n, pos);
+        linear(kernels, s, L.wo, s.attn.data(), n, s.proj.data());
+        for (size_t i = 0; i < size_t{n} * E; ++i) s.x[i] += s.proj[i];
+
+        // feed-forward block: x += down(silu(gate(norm(x))) * up(norm(x)))
+        norm(c, L.ffn_norm, s.x.data(), s.normed.data(), n);
+        linear(kernels, s, L.ffn_gate, s.normed.data(), n, s.gate.data());
+        linear(kernels, s, L.ffn_up, s.normed.data(), n, s.up.data());
+        swiglu(s.gate.data(), s.up.data(), size_t{n} * c.n_ff);
+        linear(kernels, s, L.ffn_down, s.up.data(), n, s.proj.data());
+        for (size_t i = 0; i < size_t{n} * E; ++i) s.x[i] += s.proj[i];
+    }
+
+    const uint32_t first = all_logits ? 0 : n - 1;
+    const uint32_t count = n - first;
+    norm(c, w.output_norm, s.x.data() + size_t{first} * E, s.normed.data(), count);
+    linear(kernels, s, w.output, s.normed.data(), count, logits);
+}
+
+}  // namespace nibble::detail

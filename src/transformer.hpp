@@ -1,0 +1,34 @@
+// The forward pass shared by every family, and the state one Session keeps.
+#pragma once
+
+#include <vector>
+
+#include "src/model_impl.hpp"
+
+namespace nibble::detail {
+
+/// KV cache and the scratch buffers of one batch, sized once.
+struct ForwardState {
+    ForwardState(const ModelImpl& model, uint32_t context_length, uint32_t batch_size, int threads);
+
+    uint32_t n_ctx, batch;
+    int threads;
+    std::vector<float> k_cache, v_cache;  ///< [n_layer][n_ctx][kv_dim]
+    std::vector<float> x;                 ///< [batch][n_embd] the residual stream
+    std::vector<float> normed;            ///< [batch][n_embd]
+    std::vector<float> q, k, v;           ///< [batch][n_embd], [batch][kv_dim] x2
+    std::vector<float> attn;              ///< [batch][n_embd] attention output before wo
+    std::vector<float> proj;              ///< [batch][n_embd] output of wo / ffn_down
+    std::vector<float> gate, up;          ///< [batch][n_ff]
+    std::vector<float> rope_cos, rope_sin;///< [batch][n_rot/2]
+    std::vector<float> scores;            ///< [threads][n_ctx] attention weights
+    std::vector<std::byte> act_scratch;   ///< converted activations for matmul
+};
+
+/// Evaluates n tokens at positions [pos, pos+n) (n <= state.batch), appending their
+/// keys and values to the cache. Writes logits of every token to `logits`
+/// ([n][n_vocab]) when all_logits, else only of the last token ([n_vocab]).
+void forward(const ModelImpl& model, const kernels::KernelTable& kernels, ForwardState& state, const Token* tokens,
+             uint32_t n, uint32_t pos, float* logits, bool all_logits);
+
+}  // namespace nibble::detail
