@@ -24,6 +24,7 @@ public:
     explicit GgufWriter(uint32_t version = 3, uint32_t alignment = gguf_default_alignment);
 
     Metadata& metadata() noexcept { return metadata_; }
+    const Metadata& metadata() const noexcept { return metadata_; }
     /// Adds a tensor; `data` must hold exactly tensor_bytes(type, ne) bytes.
     void add_tensor(const std::string& name, uint32_t type_id, std::span<const uint64_t> ne,
                     std::span<const std::byte> data);

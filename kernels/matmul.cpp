@@ -59,7 +59,9 @@ void matmul(const KernelTable& kernels, const MatrixView& w, const float* x, siz
     const auto* base = static_cast<const std::byte*>(w.data);
     const auto rows = static_cast<ptrdiff_t>(w.rows);
     // Each row is read once and multiplied with every token while it is in cache.
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows >= 64)
+    // Small products are not worth waking threads for.
+    const bool parallel = threads > 1 && w.rows * w.cols * n_tokens >= (size_t{1} << 18);
+#pragma omp parallel for num_threads(threads) schedule(static) if (parallel)
     for (ptrdiff_t r = 0; r < rows; ++r) {
         const std::byte* row = base + static_cast<size_t>(r) * w.row_stride;
         for (size_t t = 0; t < n_tokens; ++t) {

@@ -108,6 +108,17 @@ Model Model::load_from_memory(std::span<const std::byte> bytes, const std::strin
     return model;
 }
 
+Tokenizer Tokenizer::load(const std::string& path) {
+    const auto file = formats::MappedFile::open(path);
+    if (!formats::looks_like_gguf(file->bytes())) {
+        throw Error(ErrorCode::unsupported, fmt::format("{}: tokenizers are read from GGUF files", path));
+    }
+    const auto dir = formats::read_gguf(file);
+    Tokenizer t = detail::ModelImpl::make_tokenizer(dir->metadata, path);
+    if (t.vocab_size() == 0) throw Error(ErrorCode::bad_model, fmt::format("{}: the file has no tokenizer", path));
+    return t;
+}
+
 const ModelInfo& Model::info() const noexcept { return impl_->info; }
 const Tokenizer& Model::tokenizer() const noexcept { return impl_->tokenizer; }
 

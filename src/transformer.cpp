@@ -69,7 +69,8 @@ void attention(const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n
     const float* k_layer = s.k_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
     const float* v_layer = s.v_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
     const auto tasks = static_cast<ptrdiff_t>(n) * c.n_head;
-#pragma omp parallel for num_threads(s.threads) schedule(static) if (s.threads > 1 && tasks > 1)
+    const bool parallel = s.threads > 1 && size_t(tasks) * (pos + n) * c.head_dim >= (size_t{1} << 16);
+#pragma omp parallel for num_threads(s.threads) schedule(dynamic, 1) if (parallel)
     for (ptrdiff_t task = 0; task < tasks; ++task) {
         const auto t = static_cast<uint32_t>(task / c.n_head);
         const auto h = static_cast<uint32_t>(task % c.n_head);

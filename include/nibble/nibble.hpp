@@ -36,6 +36,10 @@ struct EncodeOptions {
 /// thread-safe.
 class Tokenizer {
 public:
+    /// The tokenizer of a model file, without loading its weights (vocab-only GGUF
+    /// files included). Throws Error when the file has none or cannot be read.
+    static Tokenizer load(const std::string& path);
+
     /// Token ids for `text` (UTF-8). Never throws for any byte sequence.
     std::vector<Token> encode(std::string_view text, EncodeOptions options = {}) const;
     /// Text of a sequence of ids; control tokens (BOS, EOS) produce no text, and the

@@ -1,0 +1,41 @@
+// Evaluating a fixture model two ways: one batch, and one token at a time.
+#pragma once
+
+#include <vector>
+
+#include "nibble/nibble.hpp"
+#include "test_support.hpp"
+
+namespace nibble::test {
+
+inline std::vector<float> logits_in_one_batch(const Model& model, const std::vector<Token>& ids) {
+    Session s(model, {.batch_size = static_cast<uint32_t>(ids.size())});
+    const auto all = s.eval(ids, true);
+    return {all.begin(), all.end()};
+}
+
+inline std::vector<float> logits_one_at_a_time(const Model& model, const std::vector<Token>& ids) {
+    Session s(model, {.threads = 1});
+    std::vector<float> out;
+    for (Token t : ids) {
+        const Token one[1] = {t};
+        const auto l = s.eval(one);
+        out.insert(out.end(), l.begin(), l.end());
+    }
+    return out;
+}
+
+/// Checks both evaluation orders of `ids` against the reference logits file.
+inline void check_logits(const Model& model, const std::vector<Token>& ids, const std::string& reference_file,
+                         Tolerance tolerance) {
+    const auto reference = read_f32(reference_file);
+    REQUIRE(reference.size() == ids.size() * model.info().n_vocab);
+    const auto batch = compare_logits(logits_in_one_batch(model, ids), reference, tolerance);
+    INFO(reference_file << " batch: " << batch.describe());
+    CHECK(batch.ok);
+    const auto single = compare_logits(logits_one_at_a_time(model, ids), reference, tolerance);
+    INFO(reference_file << " one at a time: " << single.describe());
+    CHECK(single.ok);
+}
+
+}  // namespace nibble::test

@@ -1,0 +1,122 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/blocks.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/kernels.hpp"
+
+using namespace nibble;
+using namespace nibble::kernels;
+
+namespace {
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.0f) {
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+std::vector<std::byte> quantize(TensorType t, const std::vector<float>& x) {
+    std::vector<std::byte> out(row_bytes(t, x.size()));
+    quantize_row_reference(t, x.data(), out.data(), x.size());
+    return out;
+}
+
+// The dot product computed the slow, obvious way: decode both sides to double.
+double dot_by_definition(TensorType t, const std::vector<std::byte>& w, const std::vector<float>& x) {
+    const size_t n = x.size();
+    std::vector<float> wf(n), af(n);
+    dequantize_row(t, w.data(), wf.data(), n);
+    const ActivationFormat format = activation_format(t);
+    std::vector<std::byte> act(activation_row_bytes(format, n));
+    if (format == ActivationFormat::q8_0) {
+        reference_kernels().quantize_activations_q8_0(x.data(), act.data(), n);
+        dequantize_row(TensorType::q8_0, act.data(), af.data(), n);
+    } else if (format == ActivationFormat::f16) {
+        reference_kernels().convert_activations_f16(x.data(), act.data(), n);
+        dequantize_row(TensorType::f16, act.data(), af.data(), n);
+    } else {
+        af = x;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) sum += static_cast<double>(wf[i]) * af[i];
+    return sum;
+}
+
+}  // namespace
+
+TEST_CASE("reference dot products equal the decoded dot product", "[kernels]") {
+    std::mt19937 rng(11);
+    const auto& k = reference_kernels();
+    for (TensorType t : {TensorType::f32, TensorType::f16, TensorType::q4_0, TensorType::q8_0}) {
+        for (size_t n : {32u, 64u, 96u, 4096u}) {
+            const auto w_f = random_floats(n, rng);
+            const auto x = random_floats(n, rng, 2.0f);
+            const auto w = quantize(t, w_f);
+            std::vector<std::byte> act(activation_row_bytes(activation_format(t), n));
+            switch (activation_format(t)) {
+                case ActivationFormat::q8_0: k.quantize_activations_q8_0(x.data(), act.data(), n); break;
+                case ActivationFormat::f16: k.convert_activations_f16(x.data(), act.data(), n); break;
+                case ActivationFormat::f32: std::memcpy(act.data(), x.data(), n * 4); break;
+            }
+            float got = 0;
+            switch (t) {
+                case TensorType::f32: got = k.dot_f32(w.data(), act.data(), n); break;
+                case TensorType::f16: got = k.dot_f16(w.data(), act.data(), n); break;
+                case TensorType::q4_0: got = k.dot_q4_0(w.data(), act.data(), n); break;
+                default: got = k.dot_q8_0(w.data(), act.data(), n); break;
+            }
+            const double want = dot_by_definition(t, w, x);
+            INFO(tensor_type_name(static_cast<uint32_t>(t)) << " n=" << n);
+            REQUIRE(std::fabs(got - want) <= 1e-5 * std::sqrt(static_cast<double>(n)) * (1 + std::fabs(want)));
+        }
+    }
+}
+
+TEST_CASE("activation quantization rounds half to even and keeps the scale in fp16", "[kernels]") {
+    std::vector<float> x(32, 0.0f);
+    x[0] = 127.0f;  // d = 1 exactly
+    x[1] = 2.5f;
+    x[2] = -3.5f;
+    x[3] = 0.5f;
+    BlockQ8_0 b;
+    reference_kernels().quantize_activations_q8_0(x.data(), &b, 32);
+    CHECK(fp16_to_fp32(b.d) == 1.0f);
+    CHECK(b.qs[0] == 127);
+    CHECK(b.qs[1] == 2);
+    CHECK(b.qs[2] == -4);
+    CHECK(b.qs[3] == 0);
+}
+
+TEST_CASE("matmul gives the same result for every thread count and batch", "[kernels]") {
+    std::mt19937 rng(5);
+    const size_t rows = 200, cols = 128, tokens = 3;
+    for (TensorType t : {TensorType::f32, TensorType::f16, TensorType::q4_0, TensorType::q8_0}) {
+        std::vector<std::byte> w;
+        for (size_t r = 0; r < rows; ++r) {
+            const auto row = quantize(t, random_floats(cols, rng));
+            w.insert(w.end(), row.begin(), row.end());
+        }
+        const MatrixView view{t, w.data(), rows, cols, row_bytes(t, cols)};
+        const auto x = random_floats(cols * tokens, rng);
+        std::vector<std::byte> scratch(matmul_scratch_bytes(t, cols, tokens));
+        std::vector<float> y1(rows * tokens), y2(rows * tokens), y_single(rows);
+        matmul(reference_kernels(), view, x.data(), tokens, y1.data(), scratch, 1);
+        matmul(reference_kernels(), view, x.data(), tokens, y2.data(), scratch, 4);
+        REQUIRE(y1 == y2);
+        for (size_t tok = 0; tok < tokens; ++tok) {
+            matmul(reference_kernels(), view, x.data() + tok * cols, 1, y_single.data(), scratch, 2);
+            for (size_t r = 0; r < rows; ++r) REQUIRE(y_single[r] == y1[tok * rows + r]);
+        }
+    }
+}
+
+TEST_CASE("NIBBLE_ISA selection names the scalar table", "[kernels]") {
+    CHECK(std::string(reference_kernels().isa) == "scalar");
+    CHECK(active_kernels().dot_q4_0 != nullptr);
+}
