@@ -28,6 +28,7 @@ void usage() {
                  "  --tokenizer FILE    tokenizer of a llama2.c checkpoint (default: tok<N>.bin or tokenizer.bin beside it)\n"
                  "  --tokens \"1 2 3\"    feed these ids as the prompt instead of text (no BOS added)\n"
                  "  --print-ids         print the generated ids on a last line of stdout\n"
+                 "  --ignore-eos        keep generating past the end-of-sequence token\n"
                  "  --dump-logits FILE  write the logits of every prompt position as float32 [n_prompt][n_vocab]\n";
 }
 
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
             else if (a == "--tokenizer") tokenizer_path = args.value(a);
             else if (a == "--tokens") { tokens_text = args.value(a); have_tokens = true; }
             else if (a == "--print-ids") print_ids = true;
+            else if (a == "--ignore-eos") gen.stop_at_eos = false;
             else if (a == "--dump-logits") dump_path = args.value(a);
             else if (a == "-h" || a == "--help") { usage(); return 0; }
             else throw std::invalid_argument("unknown option '" + std::string(a) + "'");

@@ -22,8 +22,18 @@ int main(int argc, char** argv) {
         std::printf("layers:          %u\n", i.n_layer);
         std::printf("heads:           %u (KV heads %u, head size %u)\n", i.n_head, i.n_head_kv, i.n_embd / i.n_head);
         std::printf("feed-forward:    %u\n", i.n_ff);
-        std::printf("rotary:          %u dims, adjacent pairs, base %g\n", i.n_rot, static_cast<double>(i.rope_freq_base));
-        std::printf("norm epsilon:    %g\n", static_cast<double>(i.norm_eps));
+        if (!i.variant.empty()) std::printf("variant:         %s\n", i.variant.c_str());
+        if (i.rope_mode == "none") {
+            std::printf("positions:       no rotary\n");
+        } else {
+            std::printf("rotary:          %u of %u dims per head, %s, base %g\n", i.n_rot, i.n_embd / i.n_head,
+                        i.rope_mode.c_str(), static_cast<double>(i.rope_freq_base));
+        }
+        if (i.alibi_max_bias > 0) std::printf("ALiBi:           max bias %g\n", static_cast<double>(i.alibi_max_bias));
+        if (i.clamp_kqv > 0) std::printf("qkv clamp:       %g\n", static_cast<double>(i.clamp_kqv));
+        std::printf("norm:            %s, epsilon %g\n", i.norm.c_str(), static_cast<double>(i.norm_eps));
+        std::printf("residual:        %s\n", i.parallel_residual ? "parallel (attention and MLP read the same input)"
+                                                                 : "sequential");
         std::printf("context (train): %u\n", i.context_length);
         std::printf("output:          %s\n", i.tied_output ? "tied to the token embedding" : "separate matrix");
         std::printf("tensors:        ");

@@ -59,6 +59,17 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<const formats
     info.rope_freq_base = c.rope_base;
     info.norm_eps = c.norm_eps;
     info.tied_output = impl->weights.output.matrix.data == impl->weights.token_embd.data;
+    info.norm = c.norm == detail::NormKind::rms ? "RMSNorm" : "LayerNorm";
+    info.rope_mode = c.rope == detail::RopeMode::adjacent_pairs ? "adjacent pairs"
+                     : c.rope == detail::RopeMode::half_split   ? "half split"
+                                                                : "none";
+    info.parallel_residual = c.parallel_residual;
+    info.alibi_max_bias = c.alibi_max_bias;
+    info.clamp_kqv = c.clamp_kqv;
+    if (*arch_name == "falcon") {
+        info.variant = impl->weights.layers.front().attn_norm_2.weight ? "40B style (attn_norm_2 feeds attention)"
+                                                                        : "7B style (one norm)";
+    }
     info.file_bytes = dir->file ? dir->file->size() : 0;
     info.resident_copies = dir->owned_bytes();
     std::map<std::string, size_t> counts;

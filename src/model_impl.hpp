@@ -24,7 +24,9 @@ struct ModelConfig {
     NormKind norm = NormKind::rms;
     RopeMode rope = RopeMode::adjacent_pairs;
     FfnKind ffn = FfnKind::swiglu;
-    bool parallel_residual = false;
+    bool parallel_residual = false;  ///< attention and MLP both read the block input
+    float alibi_max_bias = 0.0f;     ///< > 0: ALiBi position biases instead of rotary
+    float clamp_kqv = 0.0f;          ///< > 0: clip q, k and v to [-c, c]
     uint32_t kv_dim() const noexcept { return head_dim * n_head_kv; }
 };
 
@@ -43,7 +45,9 @@ struct Linear {
 
 struct LayerWeights {
     NormWeights attn_norm, ffn_norm;
+    NormWeights attn_norm_2;  ///< Falcon-40B: a second norm of the block input that feeds attention
     Linear wq, wk, wv, wo;
+    Linear wqkv;              ///< fused [q | k | v] projection (Falcon, MPT) instead of wq, wk, wv
     Linear ffn_gate, ffn_up, ffn_down;
 };
 

@@ -1,6 +1,9 @@
 #include "src/ops.hpp"
 
 #include <cmath>
+#include <vector>
+
+#include "kernels/fp16.hpp"
 
 namespace nibble::detail {
 
@@ -41,6 +44,42 @@ void swiglu(const float* gate, float* x, size_t n) {
         const float g = gate[i];
         x[i] *= g / (1.0f + std::exp(-g));
     }
+}
+
+namespace {
+
+std::vector<uint16_t> make_gelu_table() {
+    std::vector<uint16_t> table(1 << 16);
+    for (uint32_t h = 0; h < table.size(); ++h) {
+        const float x = kernels::fp16_to_fp32(static_cast<uint16_t>(h));
+        const float y = 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * x * (1.0f + 0.044715f * x * x)));
+        table[h] = kernels::fp32_to_fp16(y);
+    }
+    return table;
+}
+
+}  // namespace
+
+void gelu(float* x, size_t n) {
+    static const std::vector<uint16_t> table = make_gelu_table();
+    for (size_t i = 0; i < n; ++i) {
+        if (x[i] <= -10.0f) {
+            x[i] = 0.0f;
+        } else if (x[i] < 10.0f) {
+            x[i] = kernels::fp16_to_fp32(table[kernels::fp32_to_fp16(x[i])]);
+        }
+    }
+}
+
+void clamp(float* x, size_t n, float limit) {
+    for (size_t i = 0; i < n; ++i) x[i] = std::fmin(std::fmax(x[i], -limit), limit);
+}
+
+float alibi_slope(uint32_t head, uint32_t n_head, float max_bias) {
+    const auto n2 = static_cast<uint32_t>(1u << static_cast<uint32_t>(std::floor(std::log2(static_cast<float>(n_head)))));
+    const float m0 = std::pow(2.0f, -max_bias / static_cast<float>(n2));
+    const float m1 = std::pow(2.0f, -max_bias / 2.0f / static_cast<float>(n2));
+    return head < n2 ? std::pow(m0, static_cast<float>(head + 1)) : std::pow(m1, static_cast<float>(2 * (head - n2) + 1));
 }
 
 void rope_angles(uint32_t position, uint32_t n_rot, float base, float* cos_out, float* sin_out) {

@@ -14,6 +14,13 @@ void layer_norm(const float* x, const float* weight, const float* bias, float* y
 void softmax(float* x, size_t n);
 /// x[i] = silu(gate[i]) * x[i]
 void swiglu(const float* gate, float* x, size_t n);
+/// In-place GELU (tanh form), evaluated as the reference does: through a table over
+/// every fp16 input, giving fp16-precise outputs; exact pass-through beyond |x| >= 10.
+void gelu(float* x, size_t n);
+/// Clips every value to [-limit, limit].
+void clamp(float* x, size_t n, float limit);
+/// ALiBi slope of head h of n_head for a maximum bias (power-of-two heads and the rest).
+float alibi_slope(uint32_t head, uint32_t n_head, float max_bias);
 
 /// Rotary position embedding, in place, on one head vector of `head_dim` values:
 /// the first n_rot dimensions rotate, the rest pass through. Adjacent pairs rotate

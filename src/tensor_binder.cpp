@@ -59,11 +59,57 @@ Linear TensorBinder::linear(const std::string& prefix, uint64_t cols, uint64_t r
     return l;
 }
 
-NormWeights TensorBinder::norm(const std::string& prefix, uint64_t n, bool with_bias) {
+NormWeights TensorBinder::norm(const std::string& prefix, uint64_t n, Bias bias) {
     NormWeights w;
     w.weight = vector(prefix + ".weight", n, true);
-    if (with_bias) w.bias = vector(prefix + ".bias", n, true);
+    if (bias != Bias::none) w.bias = vector(prefix + ".bias", n, bias == Bias::required);
     return w;
+}
+
+void TensorBinder::embedding_and_output(ModelConfig& c, ModelWeights& w, Bias output_norm_bias, bool output_required,
+                                        bool output_bias) {
+    const auto* embd = dir_.find("token_embd.weight");
+    if (embd == nullptr) throw Error(ErrorCode::bad_model, fmt::format("{}: missing tensor 'token_embd.weight'", dir_.file_name()));
+    if (embd->ne[1] == 0 || embd->ne[1] > (uint64_t{1} << 31)) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: token_embd.weight has {} rows", dir_.file_name(), embd->ne[1]));
+    }
+    c.n_vocab = static_cast<uint32_t>(embd->ne[1]);
+    w.token_embd = matrix("token_embd.weight", c.n_embd, c.n_vocab);
+    w.output_norm = norm("output_norm", c.n_embd, output_norm_bias);
+    w.output = linear("output", c.n_embd, c.n_vocab, output_required, output_bias);
+    if (!w.output.present()) w.output.matrix = w.token_embd;
+}
+
+void TensorBinder::refuse(const std::string& name, const char* feature) const {
+    if (dir_.find(name) != nullptr) {
+        throw Error(ErrorCode::unsupported, fmt::format("{}: tensor '{}' ({}) is not supported", dir_.file_name(), name, feature));
+    }
+}
+
+void read_common_hparams(const formats::TensorDirectory& dir, const std::string& arch, ModelConfig& c) {
+    const auto& m = dir.metadata;
+    const std::string& file = dir.file_name();
+    c.n_embd = require_u32(m, arch + ".embedding_length", file);
+    c.n_layer = require_u32(m, arch + ".block_count", file);
+    c.n_head = require_u32(m, arch + ".attention.head_count", file);
+    c.n_ff = optional_u32(m, arch + ".feed_forward_length", 4 * c.n_embd);
+    c.n_head_kv = optional_u32(m, arch + ".attention.head_count_kv", c.n_head);
+    c.n_ctx_train = optional_u32(m, arch + ".context_length", 2048);
+    c.rope_base = optional_f32(m, arch + ".rope.freq_base", 10000.0f);
+    if (c.n_embd % c.n_head != 0) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: embedding length {} is not a multiple of the head count {}", file,
+                                                      c.n_embd, c.n_head));
+    }
+    if (c.n_head_kv == 0 || c.n_head % c.n_head_kv != 0) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: head count {} is not a multiple of the KV head count {}", file,
+                                                      c.n_head, c.n_head_kv));
+    }
+    c.head_dim = c.n_embd / c.n_head;
+    c.n_rot = optional_u32(m, arch + ".rope.dimension_count", c.head_dim);
+    if (c.n_rot > c.head_dim || c.n_rot % 2 != 0) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: {}.rope.dimension_count {} must be even and at most the head size {}",
+                                                      file, arch, c.n_rot, c.head_dim));
+    }
 }
 
 void TensorBinder::require_all_used() const {

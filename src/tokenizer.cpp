@@ -1,6 +1,7 @@
 // Tokenizers: SentencePiece-style BPE over scored pieces with byte fallback.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <queue>
 
 #include "formats/metadata.hpp"
@@ -119,6 +120,52 @@ std::vector<Token> TokenizerImpl::encode_spm(std::string_view raw) const {
     return out;
 }
 
+void index_user_defined(TokenizerImpl& t) {
+    for (size_t i = 0; i < t.types.size(); ++i) {
+        if (t.types[i] == TokenType::user_defined && !t.texts[i].empty()) t.user_defined.push_back(static_cast<Token>(i));
+    }
+    std::stable_sort(t.user_defined.begin(), t.user_defined.end(),
+                     [&](Token a, Token b) { return t.texts[size_t(a)].size() > t.texts[size_t(b)].size(); });
+}
+
+// User-defined tokens (e.g. runs of spaces in GPT-NeoX vocabularies) are matched in
+// the raw text before anything else, longest first, as the reference tokenizer does.
+std::vector<Token> TokenizerImpl::encode(std::string_view text) const {
+    struct Fragment {
+        std::string_view text;
+        Token token;  // -1: raw text still to tokenize
+    };
+    std::vector<Fragment> fragments{{text, -1}};
+    for (Token special : user_defined) {
+        const std::string& needle = texts[static_cast<size_t>(special)];
+        std::vector<Fragment> next;
+        for (const Fragment& f : fragments) {
+            if (f.token >= 0) {
+                next.push_back(f);
+                continue;
+            }
+            size_t from = 0;
+            for (size_t at = f.text.find(needle); at != std::string_view::npos; at = f.text.find(needle, from)) {
+                if (at > from) next.push_back({f.text.substr(from, at - from), -1});
+                next.push_back({f.text.substr(at, needle.size()), special});
+                from = at + needle.size();
+            }
+            if (from < f.text.size()) next.push_back({f.text.substr(from), -1});
+        }
+        fragments = std::move(next);
+    }
+    std::vector<Token> out;
+    for (const Fragment& f : fragments) {
+        if (f.token >= 0) {
+            out.push_back(f.token);
+            continue;
+        }
+        const auto ids_of = kind == "gpt2" ? encode_bpe(f.text) : encode_spm(f.text);
+        out.insert(out.end(), ids_of.begin(), ids_of.end());
+    }
+    return out;
+}
+
 std::shared_ptr<const TokenizerImpl> make_spm_tokenizer(std::vector<std::string> texts, std::vector<float> scores,
                                                         std::vector<TokenType> types, Token bos, Token eos, Token unk,
                                                         bool add_space_prefix) {
@@ -159,6 +206,7 @@ std::shared_ptr<const TokenizerImpl> make_spm_tokenizer(std::vector<std::string>
     t->texts = std::move(texts);
     t->scores = std::move(scores);
     t->types = std::move(types);
+    index_user_defined(*t);
     return t;
 }
 
@@ -173,9 +221,6 @@ Tokenizer ModelImpl::make_tokenizer(const formats::Metadata& m, const std::strin
     if (texts == nullptr || texts->empty()) {
         throw Error(ErrorCode::bad_model, fmt::format("{}: tokenizer.ggml.tokens is missing or empty", file));
     }
-    if (*model != "llama") {
-        throw Error(ErrorCode::unsupported, fmt::format("{}: tokenizer model '{}' is not supported yet", file, *model));
-    }
     std::vector<float> scores = m.get_floats("tokenizer.ggml.scores").value_or(std::vector<float>{});
     std::vector<TokenType> types;
     if (auto raw = m.get_ints("tokenizer.ggml.token_type")) {
@@ -189,6 +234,19 @@ Tokenizer ModelImpl::make_tokenizer(const formats::Metadata& m, const std::strin
         const auto v = m.get_uint(key);
         return static_cast<Token>(v && *v < texts->size() ? static_cast<int64_t>(*v) : fallback);
     };
+    if (*model == "gpt2") {
+        const auto* merges = m.get_strings("tokenizer.ggml.merges");
+        if (merges == nullptr) throw Error(ErrorCode::bad_model, fmt::format("{}: a gpt2 tokenizer needs tokenizer.ggml.merges", file));
+        // BPE vocabularies without explicit ids use 11 for both, as the reference does.
+        tokenizer.impl_ = make_bpe_tokenizer(*texts, std::move(types), *merges,
+                                             m.get_string("tokenizer.ggml.pre").value_or("default"),
+                                             id("tokenizer.ggml.bos_token_id", 11), id("tokenizer.ggml.eos_token_id", 11),
+                                             id("tokenizer.ggml.unknown_token_id", -1));
+        return tokenizer;
+    }
+    if (*model != "llama") {
+        throw Error(ErrorCode::unsupported, fmt::format("{}: tokenizer model '{}' is not supported", file, *model));
+    }
     const bool prefix = m.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
     tokenizer.impl_ = make_spm_tokenizer(*texts, std::move(scores), std::move(types), id("tokenizer.ggml.bos_token_id", 1),
                                          id("tokenizer.ggml.eos_token_id", 2), id("tokenizer.ggml.unknown_token_id", 0),
@@ -206,7 +264,7 @@ std::vector<Token> Tokenizer::encode(std::string_view text, EncodeOptions option
     if (impl_->kind == "none") throw Error(ErrorCode::unsupported, "this model has no tokenizer");
     std::vector<Token> out;
     if (options.add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
-    auto body = impl_->encode_spm(text);
+    auto body = impl_->encode(text);
     out.insert(out.end(), body.begin(), body.end());
     if (options.add_eos && impl_->eos >= 0) out.push_back(impl_->eos);
     return out;

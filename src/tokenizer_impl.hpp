@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "nibble/nibble.hpp"
+#include "src/regex_split.hpp"
 
 namespace nibble::detail {
 
@@ -24,13 +25,33 @@ struct TokenizerImpl {
     Token bos = -1, eos = -1, unk = -1;
     bool add_space_prefix = true;
 
+    // byte-level BPE ("gpt2") only
+    std::unordered_map<std::string, int> merge_ranks;  ///< "left right" -> rank
+    std::shared_ptr<const RegexSplitter> splitter;
+    std::string pre;                                   ///< tokenizer.ggml.pre
+
+    std::vector<Token> user_defined;  ///< user-defined tokens, longest text first, matched before splitting
+
+    /// Encodes text: user-defined tokens are cut out first, the rest goes to the
+    /// vocabulary's algorithm piece by piece.
+    std::vector<Token> encode(std::string_view text) const;
     std::vector<Token> encode_spm(std::string_view text) const;
+    std::vector<Token> encode_bpe(std::string_view text) const;
     void check_id(Token id) const;
 };
+
+/// Orders the user-defined tokens for matching; called by both builders.
+void index_user_defined(TokenizerImpl& tokenizer);
 
 /// Builds a SentencePiece-style ("llama") tokenizer from tokenizer.ggml.* keys.
 std::shared_ptr<const TokenizerImpl> make_spm_tokenizer(std::vector<std::string> texts, std::vector<float> scores,
                                                         std::vector<TokenType> types, Token bos, Token eos, Token unk,
                                                         bool add_space_prefix);
+
+/// Builds a byte-level BPE ("gpt2") tokenizer: tokens in the GPT-2 byte-to-unicode
+/// alphabet, merges "left right" in rank order, pre-tokenizer named by `pre`.
+std::shared_ptr<const TokenizerImpl> make_bpe_tokenizer(std::vector<std::string> texts, std::vector<TokenType> types,
+                                                        const std::vector<std::string>& merges, const std::string& pre,
+                                                        Token bos, Token eos, Token unk);
 
 }  // namespace nibble::detail

@@ -18,7 +18,7 @@ size_t scratch_for(const ModelImpl& m, uint32_t batch) {
     };
     need(m.weights.output.matrix);
     for (const auto& L : m.weights.layers) {
-        for (const Linear* l : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) need(l->matrix);
+        for (const Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) need(l->matrix);
     }
     (void)c;
     return bytes;
@@ -84,6 +84,10 @@ void attention(const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n
             for (uint32_t i = 0; i < c.head_dim; ++i) dot += q[i] * k[i];
             scores[p] = dot * scale;
         }
+        if (!s.alibi.empty()) {  // ALiBi: a penalty growing with the distance to the key
+            const float slope = s.alibi[h];
+            for (uint32_t p = 0; p < visible; ++p) scores[p] -= slope * static_cast<float>(visible - 1 - p);
+        }
         softmax(scores, visible);
         float* out = s.attn.data() + size_t{t} * c.n_embd + size_t{h} * c.head_dim;
         std::fill(out, out + c.head_dim, 0.0f);
@@ -93,6 +97,46 @@ void attention(const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n
             for (uint32_t i = 0; i < c.head_dim; ++i) out[i] += w * v[i];
         }
     }
+}
+
+// q, k, v for n tokens: separate projections or one fused [q | k | v] product.
+void project_qkv(const kernels::KernelTable& kernels, const ModelConfig& c, ForwardState& s, const LayerWeights& L,
+                 const float* input, uint32_t n) {
+    const uint32_t E = c.n_embd, kv_dim = c.kv_dim();
+    if (L.wqkv.present()) {
+        const uint32_t width = E + 2 * kv_dim;
+        linear(kernels, s, L.wqkv, input, n, s.qkv.data());
+        if (c.clamp_kqv > 0.0f) clamp(s.qkv.data(), size_t{n} * width, c.clamp_kqv);
+        for (uint32_t t = 0; t < n; ++t) {
+            const float* row = s.qkv.data() + size_t{t} * width;
+            std::copy_n(row, E, s.q.data() + size_t{t} * E);
+            std::copy_n(row + E, kv_dim, s.k.data() + size_t{t} * kv_dim);
+            std::copy_n(row + E + kv_dim, kv_dim, s.v.data() + size_t{t} * kv_dim);
+        }
+        return;
+    }
+    linear(kernels, s, L.wq, input, n, s.q.data());
+    linear(kernels, s, L.wk, input, n, s.k.data());
+    linear(kernels, s, L.wv, input, n, s.v.data());
+    if (c.clamp_kqv > 0.0f) {
+        clamp(s.q.data(), size_t{n} * E, c.clamp_kqv);
+        clamp(s.k.data(), size_t{n} * kv_dim, c.clamp_kqv);
+        clamp(s.v.data(), size_t{n} * kv_dim, c.clamp_kqv);
+    }
+}
+
+// The MLP of n normed rows into s.ffn_out:
+// SwiGLU down(silu(gate x) * up x), or GELU down(gelu(up x)).
+void feed_forward(const kernels::KernelTable& kernels, const ModelConfig& c, ForwardState& s, const LayerWeights& L,
+                  const float* input, uint32_t n) {
+    linear(kernels, s, L.ffn_up, input, n, s.up.data());
+    if (c.ffn == FfnKind::swiglu) {
+        linear(kernels, s, L.ffn_gate, input, n, s.gate.data());
+        swiglu(s.gate.data(), s.up.data(), size_t{n} * c.n_ff);
+    } else {
+        gelu(s.up.data(), size_t{n} * c.n_ff);
+    }
+    linear(kernels, s, L.ffn_down, s.up.data(), n, s.ffn_out.data());
 }
 
 }  // namespace
@@ -105,11 +149,17 @@ ForwardState::ForwardState(const ModelImpl& m, uint32_t context_length, uint32_t
     v_cache.assign(cache, 0.0f);
     x.resize(size_t{batch} * c.n_embd);
     normed.resize(x.size());
+    attn_in.resize(x.size());
+    qkv.resize(size_t{batch} * (c.n_embd + 2 * c.kv_dim()));
+    if (c.alibi_max_bias > 0.0f) {
+        for (uint32_t h = 0; h < c.n_head; ++h) alibi.push_back(alibi_slope(h, c.n_head, c.alibi_max_bias));
+    }
     q.resize(x.size());
     k.resize(size_t{batch} * c.kv_dim());
     v.resize(k.size());
     attn.resize(x.size());
     proj.resize(x.size());
+    ffn_out.resize(x.size());
     gate.resize(size_t{batch} * c.n_ff);
     up.resize(gate.size());
     rope_cos.resize(size_t{batch} * std::max(1u, c.n_rot / 2));
@@ -135,11 +185,15 @@ void forward(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardSta
 
     for (uint32_t l = 0; l < c.n_layer; ++l) {
         const LayerWeights& L = w.layers[l];
-        // attention block: normed = norm(x); q, k, v = W normed; rope; cache; attend
+        const size_t values = size_t{n} * E;
+        // attention block: q, k, v from the normed input; rotary; append to the cache; attend
         norm(c, L.attn_norm, s.x.data(), s.normed.data(), n);
-        linear(kernels, s, L.wq, s.normed.data(), n, s.q.data());
-        linear(kernels, s, L.wk, s.normed.data(), n, s.k.data());
-        linear(kernels, s, L.wv, s.normed.data(), n, s.v.data());
+        const float* attn_input = s.normed.data();
+        if (L.attn_norm_2.weight != nullptr) {
+            norm(c, L.attn_norm_2, s.x.data(), s.attn_in.data(), n);
+            attn_input = s.attn_in.data();
+        }
+        project_qkv(kernels, c, s, L, attn_input, n);
         apply_rope(c, s, s.q.data(), n, c.n_head);
         apply_rope(c, s, s.k.data(), n, c.n_head_kv);
         const size_t layer_base = size_t{l} * s.n_ctx * kv_dim;
@@ -147,15 +201,17 @@ void forward(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardSta
         std::copy_n(s.v.data(), size_t{n} * kv_dim, s.v_cache.data() + layer_base + size_t{pos} * kv_dim);
         attention(c, s, l, n, pos);
         linear(kernels, s, L.wo, s.attn.data(), n, s.proj.data());
-        for (size_t i = 0; i < size_t{n} * E; ++i) s.x[i] += s.proj[i];
 
-        // feed-forward block: x += down(silu(gate(norm(x))) * up(norm(x)))
-        norm(c, L.ffn_norm, s.x.data(), s.normed.data(), n);
-        linear(kernels, s, L.ffn_gate, s.normed.data(), n, s.gate.data());
-        linear(kernels, s, L.ffn_up, s.normed.data(), n, s.up.data());
-        swiglu(s.gate.data(), s.up.data(), size_t{n} * c.n_ff);
-        linear(kernels, s, L.ffn_down, s.up.data(), n, s.proj.data());
-        for (size_t i = 0; i < size_t{n} * E; ++i) s.x[i] += s.proj[i];
+        if (c.parallel_residual) {
+            // x += attention(norm(x)) + mlp(norm(x)): both read the same block input
+            feed_forward(kernels, c, s, L, s.normed.data(), n);
+            for (size_t i = 0; i < values; ++i) s.x[i] += s.proj[i] + s.ffn_out[i];
+        } else {
+            for (size_t i = 0; i < values; ++i) s.x[i] += s.proj[i];
+            norm(c, L.ffn_norm, s.x.data(), s.normed.data(), n);
+            feed_forward(kernels, c, s, L, s.normed.data(), n);
+            for (size_t i = 0; i < values; ++i) s.x[i] += s.ffn_out[i];
+        }
     }
 
     const uint32_t first = all_logits ? 0 : n - 1;

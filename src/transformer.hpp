@@ -16,9 +16,13 @@ struct ForwardState {
     std::vector<float> k_cache, v_cache;  ///< [n_layer][n_ctx][kv_dim]
     std::vector<float> x;                 ///< [batch][n_embd] the residual stream
     std::vector<float> normed;            ///< [batch][n_embd]
+    std::vector<float> attn_in;           ///< [batch][n_embd] second norm (Falcon-40B)
+    std::vector<float> qkv;               ///< [batch][n_embd + 2 kv_dim] fused projection
+    std::vector<float> alibi;             ///< [n_head] slopes, empty without ALiBi
     std::vector<float> q, k, v;           ///< [batch][n_embd], [batch][kv_dim] x2
     std::vector<float> attn;              ///< [batch][n_embd] attention output before wo
-    std::vector<float> proj;              ///< [batch][n_embd] output of wo / ffn_down
+    std::vector<float> proj;              ///< [batch][n_embd] output of wo
+    std::vector<float> ffn_out;           ///< [batch][n_embd] output of the MLP
     std::vector<float> gate, up;          ///< [batch][n_ff]
     std::vector<float> rope_cos, rope_sin;///< [batch][n_rot/2]
     std::vector<float> scores;            ///< [threads][n_ctx] attention weights

@@ -55,6 +55,23 @@ TEST_CASE("the llama-spm tokenizer reproduces every reference vector", "[fixture
     }
 }
 
+TEST_CASE("the byte-level BPE tokenizers reproduce every reference vector", "[fixtures][tokenizer]") {
+    for (const std::string name : {"gpt-2", "falcon", "mpt", "starcoder"}) {
+        const std::string base = fixture("tokenizer/ggml-vocab-" + name + ".gguf");
+        const auto inputs = read_inputs(base + ".inp");
+        const auto outputs = read_outputs(base + ".out");
+        REQUIRE(inputs.size() == 46);
+        REQUIRE(outputs.size() == inputs.size());
+        const Tokenizer tok = Tokenizer::load(base);
+        CHECK(tok.kind() == "gpt2");
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            INFO(name << " string " << i << ": \"" << inputs[i] << "\"");
+            CHECK(tok.encode(inputs[i]) == outputs[i]);
+            CHECK(tok.decode(tok.encode(inputs[i])) == inputs[i]);
+        }
+    }
+}
+
 TEST_CASE("legacy-era GGUF vocab files (v1 v2 v3) parse", "[fixtures][tokenizer]") {
     for (const std::string name : {"ggml-vocab-llama-gguf-6381d4e.gguf", "ggml-vocab-falcon-gguf-v2-ff5a3f0.gguf",
                                    "ggml-vocab-llama-gguf-2756c4f.gguf"}) {

@@ -55,7 +55,7 @@ public:
     size_t vocab_size() const noexcept;
     Token bos() const noexcept;
     Token eos() const noexcept;
-    /// "llama" (SentencePiece) today; "gpt2" for byte-level BPE vocabularies.
+    /// "llama" (SentencePiece), "gpt2" (byte-level BPE) or "none".
     std::string_view kind() const noexcept;
 
 private:
@@ -80,6 +80,12 @@ struct ModelInfo {
     float rope_freq_base = 10000.0f;
     float norm_eps = 1e-5f;
     bool tied_output = false;  ///< output projection reuses the token embedding
+    std::string norm;          ///< "RMSNorm" or "LayerNorm"
+    std::string rope_mode;     ///< "adjacent pairs", "half split" or "none"
+    bool parallel_residual = false;
+    float alibi_max_bias = 0;  ///< > 0: ALiBi attention biases
+    float clamp_kqv = 0;       ///< > 0: q, k, v clipped to [-c, c]
+    std::string variant;       ///< family detail, e.g. Falcon "7B (one norm)" or "40B (attn_norm_2)"
     uint64_t file_bytes = 0;
     uint64_t weight_bytes = 0;    ///< bytes of all tensors
     uint64_t resident_copies = 0; ///< bytes nibble copied out of the file (layout conversions)
@@ -146,7 +152,7 @@ struct GenerateOptions {
     int max_tokens = 128;       ///< tokens to generate; 0 = evaluate the prompt only
     SamplingOptions sampling{};
     bool add_bos = true;        ///< prepend BOS to a text prompt
-    bool stop_at_eos = true;
+    bool stop_at_eos = true;     ///< false: generate max_tokens even past end-of-sequence
     bool keep_prompt_logits = false;  ///< fill GenerateResult::prompt_logits
 };
 

@@ -5,7 +5,8 @@
 namespace nibble::detail {
 
 const Architecture* find_architecture(std::string_view name) {
-    static constexpr std::array<Architecture, 1> known{{{"llama", bind_llama}}};
+    static constexpr std::array<Architecture, 4> known{
+        {{"llama", bind_llama}, {"gptj", bind_gptj}, {"falcon", bind_falcon}, {"mpt", bind_mpt}}};
     for (const auto& a : known) {
         if (a.name == name) return &a;
     }

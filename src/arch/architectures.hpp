@@ -16,5 +16,8 @@ struct Architecture {
 const Architecture* find_architecture(std::string_view name);
 
 void bind_llama(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
+void bind_gptj(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
+void bind_falcon(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
+void bind_mpt(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
 
 }  // namespace nibble::detail

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: the release build's tests, the same tests
+# under AddressSanitizer + UndefinedBehaviorSanitizer, an installed package used by a
+# separate project (CMake and pkg-config), and the aarch64 build under qemu with and
+# without the dot-product extension. Prints "N passed, N failed" at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc)
+scripts/install-deps.sh
+
+passed=0
+failed=0
+# run_ctest NAME BUILD_DIR [ctest args]: runs and tallies one ctest invocation.
+run_ctest() {
+  local name=$1 dir=$2
+  shift 2
+  echo "=== $name"
+  set +e
+  ctest --test-dir "$dir" -j"$jobs" --output-on-failure "$@" 2>&1 | tee "$dir/ctest-$name.log"
+  set -e
+  local line total bad
+  line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$dir/ctest-$name.log" | tail -1 || true)
+  if [ -z "$line" ]; then
+    echo "$name: ctest did not run"
+    failed=$((failed + 1))
+    return
+  fi
+  bad=$(echo "$line" | sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/')
+  total=$(echo "$line" | sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/')
+  skipped=$(grep -cE "\*\*\*Skipped|Not Run" "$dir/ctest-$name.log" || true)
+  passed=$((passed + total - bad - skipped))
+  failed=$((failed + bad))
+}
+
+# 1. Release build: unit, fixture and example tests.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+run_ctest release build
+
+# 2. The same tests under ASan + UBSan.
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNIBBLE_SANITIZE=ON -DNIBBLE_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest sanitizers build-asan
+
+# 3. Install, then build and run a separate project against the installed package.
+rm -rf build-prefix build-consumer
+cmake --install build --prefix "$root/build-prefix" >/dev/null
+echo "=== consumer"
+consumer_ok=1
+cmake -S examples/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$root/build-prefix" >/dev/null &&
+  cmake --build build-consumer -j"$jobs" >/dev/null &&
+  out=$(build-consumer/consumer) && echo "$out" && [[ "$out" == "Once upon a time"?* ]] || consumer_ok=0
+flags=$(PKG_CONFIG_PATH="$root/build-prefix/lib/pkgconfig" pkg-config --cflags --libs nibble) || consumer_ok=0
+model=$(PKG_CONFIG_PATH="$root/build-prefix/lib/pkgconfig" pkg-config --variable=default_model nibble) || consumer_ok=0
+echo "pkg-config: $flags"
+# shellcheck disable=SC2086
+g++ -o build-consumer/consumer-pc examples/consumer/main.cpp -DNIBBLE_MODEL="\"$model\"" $flags &&
+  build-consumer/consumer-pc | grep -q "^Once upon a time." || consumer_ok=0
+if [ "$consumer_ok" = 1 ]; then passed=$((passed + 1)); echo "consumer: ok"; else failed=$((failed + 1)); echo "consumer: FAILED"; fi
+
+# 4. aarch64: cross-compiled, tests under qemu with and without the dot-product extension.
+cmake -S . -B build-aarch64 --toolchain cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
+  -DNIBBLE_BUILD_BENCH=OFF >/dev/null
+cmake --build build-aarch64 -j"$jobs"
+QEMU_CPU=cortex-a76 run_ctest aarch64-dotprod build-aarch64
+QEMU_CPU=cortex-a53 run_ctest aarch64-plain build-aarch64 -L "unit|fixtures"
+
+echo
+echo "suite: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
