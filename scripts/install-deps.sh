@@ -8,6 +8,7 @@ packages=(
   libxsimd-dev xtl-dev libfmt-dev catch2 libbenchmark-dev libomp-dev libpcre2-dev
   g++-aarch64-linux-gnu qemu-user
   python3 python3-matplotlib
+  libpcre2-dev:arm64
 )
 
 missing=()
@@ -21,6 +22,8 @@ fi
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+# The aarch64 cross build links Debian's arm64 PCRE2 (multiarch).
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then $sudo dpkg --add-architecture arm64; fi
 echo "install-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "fixture_eval.hpp"
+#include "formats/gguf.hpp"
 
 using namespace nibble;
 using namespace nibble::test;
@@ -51,4 +52,32 @@ TEST_CASE("tiny Falcon-40B (grouped KV and attn_norm_2) matches llama.cpp in f32
 
 TEST_CASE("tiny MPT (ALiBi and clamp_kqv) matches llama.cpp in f32 and q8_0 and q4_0", "[fixtures][arch]") {
     check_family("mpt", Tolerance::approximate_nonlinear);
+}
+
+TEST_CASE("a Falcon file whose KV head count contradicts its fused QKV is refused with both shapes", "[fixtures][arch]") {
+    const auto source = formats::read_gguf(formats::MappedFile::open(fixture("arch/tiny-falcon7b.f32.gguf")));
+    formats::GgufWriter w;
+    w.add_all(*source);
+    w.metadata().set("falcon.attention.head_count_kv", formats::MetaValue::make_u32(2));
+    const auto bytes = w.bytes();
+    try {
+        Model::load_from_memory(bytes, "edited-falcon.gguf");
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK(e.code() == ErrorCode::bad_model);
+        CHECK_THAT(e.what(), Catch::Contains("blk.0.attn_qkv.weight"));
+        CHECK_THAT(e.what(), Catch::Contains("[128, 192]"));  // E + 2 * 1 * 32 in the file
+        CHECK_THAT(e.what(), Catch::Contains("[128, 256]"));  // E + 2 * 2 * 32 expected
+    }
+}
+
+TEST_CASE("an MPT file missing a tensor names it", "[fixtures][arch]") {
+    const auto source = formats::read_gguf(formats::MappedFile::open(fixture("arch/tiny-mpt.q8_0.gguf")));
+    formats::GgufWriter w;
+    for (const auto& [k, v] : source->metadata.entries()) w.metadata().set(k, v);
+    for (const auto& t : source->tensors()) {
+        if (t.name != "blk.1.ffn_down.weight") w.add_tensor(t.name, t.type_id, std::span(t.ne.data(), t.n_dims), t.data);
+    }
+    const auto bytes = w.bytes();
+    CHECK_THROWS_WITH(Model::load_from_memory(bytes, "edited-mpt.gguf"), Catch::Contains("missing tensor 'blk.1.ffn_down.weight'"));
 }
