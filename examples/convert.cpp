@@ -1,9 +1,10 @@
-// nibble-convert: rewrite any model file nibble reads (llama2.c checkpoint, GGUF v1-v3)
-// as a GGUF v3 file, tensors unchanged.
+// nibble-convert: rewrite any model file nibble reads (GGUF v1-v3, 2023 legacy files,
+// llama2.c checkpoints) as a GGUF v3 file; tensors keep their bytes except where an
+// old block encoding was converted to the current one on reading.
 #include <iostream>
 
 #include "formats/gguf.hpp"
-#include "formats/llama2c.hpp"
+#include "formats/open.hpp"
 #include "nibble/error.hpp"
 
 int main(int argc, char** argv) {
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
     try {
         using namespace nibble::formats;
         const auto file = MappedFile::open(in);
-        const auto directory = looks_like_gguf(file->bytes()) ? read_gguf(file) : read_llama2c(file, tokenizer);
+        const auto directory = read_model_file(file, tokenizer);
         if (!directory->metadata.contains("tokenizer.ggml.tokens")) {
             std::cerr << "nibble-convert: warning: " << in << " has no tokenizer; the output will have none\n";
         }

@@ -10,6 +10,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
+        const auto file = nibble::probe(argv[1]);
+        if (file.tensor_count == 0) {  // vocabulary-only files are valid, just not models
+            std::printf("file:            %s\ncontainer:       %s v%u\nvocab-only file: %zu tokens, no tensors\n", argv[1],
+                        file.container.c_str(), file.container_version, file.vocab_size);
+            return 0;
+        }
         const auto model = nibble::Model::load(argv[1]);
         const auto& i = model.info();
         const double mib = 1024.0 * 1024.0;
@@ -41,7 +47,8 @@ int main(int argc, char** argv) {
         std::printf("\n");
         std::printf("file size:       %.2f MiB\n", static_cast<double>(i.file_bytes) / mib);
         std::printf("weights:         %.2f MiB (memory-mapped)\n", static_cast<double>(i.weight_bytes) / mib);
-        std::printf("resident copies: %.2f MiB\n", static_cast<double>(i.resident_copies) / mib);
+        std::printf("resident copies: %.2f MiB%s\n", static_cast<double>(i.resident_copies) / mib,
+                    i.resident_copies ? " (old block encodings or unaligned data, converted once on loading)" : "");
         const uint32_t ctx = std::min<uint32_t>(i.context_length, 4096);
         const double kv = 2.0 * i.n_layer * ctx * (i.n_embd / i.n_head) * i.n_head_kv * sizeof(float);
         std::printf("KV cache:        %.2f MiB at context %u (f32)\n", kv / mib, ctx);

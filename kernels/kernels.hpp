@@ -24,6 +24,8 @@ struct KernelTable {
     float (*dot_f32)(const void* weights, const void* activations, size_t n);
     float (*dot_f16)(const void* weights, const void* activations, size_t n);
     float (*dot_q4_0)(const void* weights, const void* activations, size_t n);
+    float (*dot_q4_1)(const void* weights, const void* activations, size_t n);
+    float (*dot_q4_2)(const void* weights, const void* activations, size_t n);
     float (*dot_q8_0)(const void* weights, const void* activations, size_t n);
 };
 
@@ -50,7 +52,8 @@ void dequantize_row(TensorType type, const void* src, float* dst, size_t n);
 
 /// Quantize n floats into `type` with the reference quantizer of the current
 /// (ggjt v3 / GGUF) era: id = 1/d from the unrounded d, q4_0 truncation after +8.5,
-/// q8_0 roundf. f32 and f16 are plain conversions.
+/// q4_1 +0.5 then truncation, q8_0 roundf; q4_2 as its April 2023 quantizer (fp16 d,
+/// adjacent-pair nibbles). f32 and f16 are plain conversions.
 void quantize_row_reference(TensorType type, const float* src, void* dst, size_t n);
 
 /// A weight matrix in memory: `rows` rows of `cols` elements, `row_stride` bytes apart.

@@ -12,6 +12,8 @@ ActivationFormat activation_format(TensorType type) {
         case TensorType::f32: return ActivationFormat::f32;
         case TensorType::f16: return ActivationFormat::f16;
         case TensorType::q4_0:
+        case TensorType::q4_1:
+        case TensorType::q4_2:
         case TensorType::q8_0: return ActivationFormat::q8_0;
         default: break;
     }
@@ -43,6 +45,8 @@ void matmul(const KernelTable& kernels, const MatrixView& w, const float* x, siz
         case TensorType::f32: dot = kernels.dot_f32; break;
         case TensorType::f16: dot = kernels.dot_f16; break;
         case TensorType::q4_0: dot = kernels.dot_q4_0; break;
+        case TensorType::q4_1: dot = kernels.dot_q4_1; break;
+        case TensorType::q4_2: dot = kernels.dot_q4_2; break;
         case TensorType::q8_0: dot = kernels.dot_q8_0; break;
         default: break;
     }

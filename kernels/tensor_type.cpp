@@ -28,7 +28,7 @@ constexpr std::array<KnownType, 20> known_types{{
 std::optional<TensorTypeInfo> tensor_type_info(uint32_t type_id) noexcept {
     for (const auto& known : known_types) {
         if (known.id == type_id) {
-            const bool computable = type_id == 0 || type_id == 1 || type_id == 2 || type_id == 8;
+            const bool computable = type_id <= 4 || type_id == 8;  // f32 f16 q4_0 q4_1 q4_2 q8_0
             return TensorTypeInfo{static_cast<TensorType>(type_id), known.name, known.block_elements,
                                   known.block_bytes, computable};
         }

@@ -3,8 +3,7 @@
 
 #include <map>
 
-#include "formats/gguf.hpp"
-#include "formats/llama2c.hpp"
+#include "formats/open.hpp"
 #include "src/arch/architectures.hpp"
 #include "src/model_impl.hpp"
 
@@ -88,21 +87,7 @@ namespace {
 
 std::shared_ptr<const formats::TensorDirectory> read_any(std::shared_ptr<const formats::MappedFile> file,
                                                          const LoadOptions& options) {
-    const auto bytes = file->bytes();
-    if (formats::looks_like_gguf(bytes)) return formats::read_gguf(file);
-    if (bytes.size() >= 4) {
-        uint32_t magic = 0;
-        std::memcpy(&magic, bytes.data(), 4);
-        switch (magic) {
-            case 0x67676d6c: case 0x67676d66: case 0x67676a74: case 0x67676d6d: case 0x67676370:
-                throw Error(ErrorCode::unsupported, fmt::format("{}: legacy ggml/ggmf/ggjt model files (magic {:#x}) are not "
-                                                                "supported yet", file->name(), magic));
-            default: break;
-        }
-    }
-    if (formats::looks_like_llama2c(bytes)) return formats::read_llama2c(file, options.tokenizer_path);
-    throw Error(ErrorCode::bad_format, fmt::format("{}: not a GGUF file or a llama2.c checkpoint ({} bytes, unknown magic)",
-                                                   file->name(), file->size()));
+    return formats::read_model_file(std::move(file), options.tokenizer_path);
 }
 
 }  // namespace
@@ -119,12 +104,24 @@ Model Model::load_from_memory(std::span<const std::byte> bytes, const std::strin
     return model;
 }
 
+FileInfo probe(const std::string& path) {
+    const auto dir = formats::read_model_file(formats::MappedFile::open(path));
+    FileInfo info;
+    info.container = dir->container;
+    info.container_version = dir->version;
+    info.architecture = dir->metadata.get_string("general.architecture").value_or("");
+    info.tensor_count = dir->tensors().size();
+    std::map<std::string, size_t> counts;
+    for (const auto& t : dir->tensors()) ++counts[tensor_type_name(t.type_id)];
+    info.tensor_types.assign(counts.begin(), counts.end());
+    if (const auto* tokens = dir->metadata.get_strings("tokenizer.ggml.tokens")) info.vocab_size = tokens->size();
+    info.file_bytes = dir->file ? dir->file->size() : 0;
+    info.converted_bytes = dir->owned_bytes();
+    return info;
+}
+
 Tokenizer Tokenizer::load(const std::string& path) {
-    const auto file = formats::MappedFile::open(path);
-    if (!formats::looks_like_gguf(file->bytes())) {
-        throw Error(ErrorCode::unsupported, fmt::format("{}: tokenizers are read from GGUF files", path));
-    }
-    const auto dir = formats::read_gguf(file);
+    const auto dir = read_any(formats::MappedFile::open(path), {});
     Tokenizer t = detail::ModelImpl::make_tokenizer(dir->metadata, path);
     if (t.vocab_size() == 0) throw Error(ErrorCode::bad_model, fmt::format("{}: the file has no tokenizer", path));
     return t;

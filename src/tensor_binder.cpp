@@ -26,6 +26,10 @@ kernels::MatrixView TensorBinder::matrix(const std::string& name, uint64_t cols,
         throw Error(ErrorCode::unsupported, fmt::format("{}: tensor '{}' has type {}, which nibble cannot compute with",
                                                         dir_.file_name(), name, tensor_type_name(e->type_id)));
     }
+    if (kernels::activation_format(e->type()) == kernels::ActivationFormat::q8_0 && cols % 32 != 0) {
+        throw Error(ErrorCode::unsupported, fmt::format("{}: tensor '{}' is {} with rows of {}, not a multiple of 32",
+                                                        dir_.file_name(), name, tensor_type_name(e->type_id), cols));
+    }
     kernels::MatrixView view;
     view.type = e->type();
     view.data = e->data.data();

@@ -85,6 +85,10 @@ std::vector<Token> TokenizerImpl::encode_bpe(std::string_view text) const {
     for (std::string_view raw_word : splitter->split(text)) {
         std::string word;
         for (char c : raw_word) word += alphabet.encoded[static_cast<unsigned char>(c)];
+        if (merge_ranks.empty()) {  // a vocabulary without merges (2023 files): greedy longest match
+            encode_greedy(word, out);
+            continue;
+        }
         std::vector<Symbol> symbols;
         for (size_t i = 0; i < word.size();) {
             const size_t len = std::min(utf8_length(static_cast<unsigned char>(word[i])), word.size() - i);
@@ -137,6 +141,28 @@ std::vector<Token> TokenizerImpl::encode_bpe(std::string_view text) const {
     return out;
 }
 
+void TokenizerImpl::encode_greedy(const std::string& word, std::vector<Token>& out) const {
+    for (size_t i = 0; i < word.size();) {
+        size_t best = 0;
+        Token best_id = -1;
+        for (size_t len = std::min(word.size() - i, max_token_bytes); len > 0; --len) {
+            auto it = ids.find(word.substr(i, len));
+            if (it != ids.end()) {
+                best = len;
+                best_id = it->second;
+                break;
+            }
+        }
+        if (best_id < 0) {  // no entry starts here: skip one character
+            best = std::min(utf8_length(static_cast<unsigned char>(word[i])), word.size() - i);
+            if (unk >= 0) out.push_back(unk);
+        } else {
+            out.push_back(best_id);
+        }
+        i += best;
+    }
+}
+
 std::shared_ptr<const TokenizerImpl> make_bpe_tokenizer(std::vector<std::string> texts, std::vector<TokenType> types,
                                                         const std::vector<std::string>& merges, const std::string& pre,
                                                         Token bos, Token eos, Token unk) {
@@ -149,6 +175,7 @@ std::shared_ptr<const TokenizerImpl> make_bpe_tokenizer(std::vector<std::string>
     t->byte_token.fill(-1);
     t->pieces.resize(n);
     for (size_t i = 0; i < n; ++i) {
+        t->max_token_bytes = std::max(t->max_token_bytes, texts[i].size());
         if (!t->ids.emplace(texts[i], static_cast<Token>(i)).second) {
             throw Error(ErrorCode::bad_model, fmt::format("tokenizer: token {} ('{}') appears twice", i, texts[i]));
         }

@@ -37,6 +37,8 @@ struct TokenizerImpl {
     std::vector<Token> encode(std::string_view text) const;
     std::vector<Token> encode_spm(std::string_view text) const;
     std::vector<Token> encode_bpe(std::string_view text) const;
+    void encode_greedy(const std::string& word, std::vector<Token>& out) const;
+    size_t max_token_bytes = 0;
     void check_id(Token id) const;
 };
 

@@ -14,6 +14,9 @@ using namespace nibble::kernels;
 
 namespace {
 
+constexpr TensorType all_types[] = {TensorType::f32, TensorType::f16, TensorType::q4_0,
+                                    TensorType::q4_1, TensorType::q4_2, TensorType::q8_0};
+
 std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.0f) {
     std::normal_distribution<float> dist(0.0f, scale);
     std::vector<float> v(n);
@@ -53,7 +56,7 @@ double dot_by_definition(TensorType t, const std::vector<std::byte>& w, const st
 TEST_CASE("reference dot products equal the decoded dot product", "[kernels]") {
     std::mt19937 rng(11);
     const auto& k = reference_kernels();
-    for (TensorType t : {TensorType::f32, TensorType::f16, TensorType::q4_0, TensorType::q8_0}) {
+    for (TensorType t : all_types) {
         for (size_t n : {32u, 64u, 96u, 4096u}) {
             const auto w_f = random_floats(n, rng);
             const auto x = random_floats(n, rng, 2.0f);
@@ -69,6 +72,8 @@ TEST_CASE("reference dot products equal the decoded dot product", "[kernels]") {
                 case TensorType::f32: got = k.dot_f32(w.data(), act.data(), n); break;
                 case TensorType::f16: got = k.dot_f16(w.data(), act.data(), n); break;
                 case TensorType::q4_0: got = k.dot_q4_0(w.data(), act.data(), n); break;
+                case TensorType::q4_1: got = k.dot_q4_1(w.data(), act.data(), n); break;
+                case TensorType::q4_2: got = k.dot_q4_2(w.data(), act.data(), n); break;
                 default: got = k.dot_q8_0(w.data(), act.data(), n); break;
             }
             const double want = dot_by_definition(t, w, x);
@@ -96,7 +101,7 @@ TEST_CASE("activation quantization rounds half to even and keeps the scale in fp
 TEST_CASE("matmul gives the same result for every thread count and batch", "[kernels]") {
     std::mt19937 rng(5);
     const size_t rows = 200, cols = 128, tokens = 3;
-    for (TensorType t : {TensorType::f32, TensorType::f16, TensorType::q4_0, TensorType::q8_0}) {
+    for (TensorType t : all_types) {
         std::vector<std::byte> w;
         for (size_t r = 0; r < rows; ++r) {
             const auto row = quantize(t, random_floats(cols, rng));

@@ -60,9 +60,28 @@ TEST_CASE("q8_0 round trip error is half a step plus the fp16 rounding of the sc
     }
 }
 
+TEST_CASE("q4_1 and q4_2 round trips stay within one step of their scale", "[quant]") {
+    const auto x = random_floats(32 * 40, 4);
+    std::vector<BlockQ4_1> q1(40);
+    quantize_row_reference(TensorType::q4_1, x.data(), q1.data(), x.size());
+    std::vector<float> y(x.size());
+    dequantize_row(TensorType::q4_1, q1.data(), y.data(), y.size());
+    for (size_t b = 0; b < q1.size(); ++b) {
+        const float d = fp16_to_fp32(q1[b].d);
+        for (size_t j = 0; j < 32; ++j) REQUIRE(std::fabs(x[b * 32 + j] - y[b * 32 + j]) <= 0.55f * d + 1e-3f);
+    }
+    std::vector<BlockQ4_2> q2(80);
+    quantize_row_reference(TensorType::q4_2, x.data(), q2.data(), x.size());
+    dequantize_row(TensorType::q4_2, q2.data(), y.data(), y.size());
+    for (size_t b = 0; b < q2.size(); ++b) {
+        const float d = std::fabs(fp16_to_fp32(q2[b].d));
+        for (size_t j = 0; j < 16; ++j) REQUIRE(std::fabs(x[b * 16 + j] - y[b * 16 + j]) <= d * 1.01f + 1e-6f);
+    }
+}
+
 TEST_CASE("all-zero blocks quantize to zero scale and decode to zeros", "[quant]") {
     std::vector<float> zeros(64, 0.0f), out(64, 1.0f);
-    for (TensorType t : {TensorType::q4_0, TensorType::q8_0, TensorType::f16}) {
+    for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q4_2, TensorType::q8_0, TensorType::f16}) {
         std::vector<std::byte> buf(row_bytes(t, 64));
         quantize_row_reference(t, zeros.data(), buf.data(), 64);
         dequantize_row(t, buf.data(), out.data(), 64);
@@ -73,6 +92,8 @@ TEST_CASE("all-zero blocks quantize to zero scale and decode to zeros", "[quant]
 TEST_CASE("row sizes follow the block layouts", "[quant]") {
     CHECK(row_bytes(TensorType::q4_0, 64) == 36);
     CHECK(row_bytes(TensorType::q8_0, 64) == 68);
+    CHECK(row_bytes(TensorType::q4_1, 64) == 40);
+    CHECK(row_bytes(TensorType::q4_2, 64) == 40);
     CHECK(row_bytes(TensorType::f16, 10) == 20);
     CHECK(row_bytes(TensorType::f32, 10) == 40);
 }

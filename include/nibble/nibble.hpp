@@ -200,6 +200,21 @@ private:
     std::unique_ptr<detail::SessionImpl> impl_;
 };
 
+/// What a file holds, read without binding a model: answers "why won't it load?".
+struct FileInfo {
+    std::string container;      ///< "GGUF", "ggjt", "ggmm", "llama2.c", ...
+    uint32_t container_version = 0;
+    std::string architecture;   ///< general.architecture, if any
+    size_t tensor_count = 0;
+    std::vector<std::pair<std::string, size_t>> tensor_types;  ///< type name -> count
+    size_t vocab_size = 0;
+    uint64_t file_bytes = 0;
+    uint64_t converted_bytes = 0;  ///< old block encodings rewritten on reading
+};
+
+/// Reads the container and metadata of `path`. Throws Error when the file cannot be parsed.
+FileInfo probe(const std::string& path);
+
 /// Library version, "MAJOR.MINOR.PATCH".
 const char* version() noexcept;
 

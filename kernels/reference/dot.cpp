@@ -60,6 +60,40 @@ float dot_q4_0(const void* weights, const void* activations, size_t n) {
     return sum;
 }
 
+// q4_1 against q8_0 activations: sum((q*d + m) * a) = d*da*sum(q*qa) + m*da*sum(qa).
+float dot_q4_1(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const BlockQ4_1*>(weights);
+    const auto* a = static_cast<const BlockQ8_0*>(activations);
+    float sum = 0.0f;
+    for (size_t b = 0; b < n / qk4_1; ++b) {
+        int32_t dot = 0, act_sum = 0;
+        for (size_t j = 0; j < qk4_1 / 2; ++j) {
+            dot += (w[b].qs[j] & 0x0f) * a[b].qs[j] + (w[b].qs[j] >> 4) * a[b].qs[j + qk4_1 / 2];
+            act_sum += a[b].qs[j] + a[b].qs[j + qk4_1 / 2];
+        }
+        const float da = fp16_to_fp32(a[b].d);
+        sum += static_cast<float>(dot) * (fp16_to_fp32(w[b].d) * da) + static_cast<float>(act_sum) * (fp16_to_fp32(w[b].m) * da);
+    }
+    return sum;
+}
+
+// q4_2 blocks hold 16 weights: two of them meet one 32-element q8_0 activation block.
+float dot_q4_2(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const BlockQ4_2*>(weights);
+    const auto* a = static_cast<const BlockQ8_0*>(activations);
+    float sum = 0.0f;
+    for (size_t b = 0; b < n / qk4_2; ++b) {
+        const BlockQ8_0& act = a[b / 2];
+        const int8_t* aq = act.qs + (b % 2) * qk4_2;
+        int32_t dot = 0;
+        for (size_t j = 0; j < qk4_2 / 2; ++j) {
+            dot += ((w[b].qs[j] & 0x0f) - 8) * aq[2 * j] + ((w[b].qs[j] >> 4) - 8) * aq[2 * j + 1];
+        }
+        sum += static_cast<float>(dot) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(act.d));
+    }
+    return sum;
+}
+
 float dot_q8_0(const void* weights, const void* activations, size_t n) {
     const auto* w = static_cast<const BlockQ8_0*>(weights);
     const auto* a = static_cast<const BlockQ8_0*>(activations);
@@ -73,7 +107,7 @@ float dot_q8_0(const void* weights, const void* activations, size_t n) {
 }
 
 constexpr KernelTable reference_table{
-    "scalar", quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q8_0,
+    "scalar", quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1, dot_q4_2, dot_q8_0,
 };
 
 }  // namespace

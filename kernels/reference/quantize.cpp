@@ -1,5 +1,6 @@
 // Format-level row conversions: the quantization formulas of FORMATS.md section 2.2.
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 
@@ -17,6 +18,27 @@ void dequantize_q4_0(const BlockQ4_0* blocks, float* y, size_t n) {
         for (size_t j = 0; j < qk4_0 / 2; ++j) {
             y[b * qk4_0 + j] = static_cast<float>((blocks[b].qs[j] & 0x0f) - 8) * d;
             y[b * qk4_0 + j + qk4_0 / 2] = static_cast<float>((blocks[b].qs[j] >> 4) - 8) * d;
+        }
+    }
+}
+
+void dequantize_q4_1(const BlockQ4_1* blocks, float* y, size_t n) {
+    for (size_t b = 0; b < n / qk4_1; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        const float m = fp16_to_fp32(blocks[b].m);
+        for (size_t j = 0; j < qk4_1 / 2; ++j) {
+            y[b * qk4_1 + j] = static_cast<float>(blocks[b].qs[j] & 0x0f) * d + m;
+            y[b * qk4_1 + j + qk4_1 / 2] = static_cast<float>(blocks[b].qs[j] >> 4) * d + m;
+        }
+    }
+}
+
+void dequantize_q4_2(const BlockQ4_2* blocks, float* y, size_t n) {
+    for (size_t b = 0; b < n / qk4_2; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        for (size_t j = 0; j < qk4_2 / 2; ++j) {
+            y[b * qk4_2 + 2 * j] = static_cast<float>((blocks[b].qs[j] & 0x0f) - 8) * d;
+            y[b * qk4_2 + 2 * j + 1] = static_cast<float>((blocks[b].qs[j] >> 4) - 8) * d;
         }
     }
 }
@@ -55,6 +77,40 @@ void quantize_q4_0(const float* x, BlockQ4_0* blocks, size_t n) {
     }
 }
 
+void quantize_q4_1(const float* x, BlockQ4_1* blocks, size_t n) {
+    for (size_t b = 0; b < n / qk4_1; ++b) {
+        const float* xb = x + b * qk4_1;
+        float min = FLT_MAX, max = -FLT_MAX;
+        for (size_t j = 0; j < qk4_1; ++j) {
+            min = std::min(min, xb[j]);
+            max = std::max(max, xb[j]);
+        }
+        const float d = (max - min) / 15.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        blocks[b].d = fp32_to_fp16(d);
+        blocks[b].m = fp32_to_fp16(min);
+        for (size_t j = 0; j < qk4_1 / 2; ++j) {
+            const int lo = std::min(15, static_cast<int>(static_cast<int8_t>((xb[j] - min) * id + 0.5f)));
+            const int hi = std::min(15, static_cast<int>(static_cast<int8_t>((xb[j + qk4_1 / 2] - min) * id + 0.5f)));
+            blocks[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+        }
+    }
+}
+
+void quantize_q4_2(const float* x, BlockQ4_2* blocks, size_t n) {
+    for (size_t b = 0; b < n / qk4_2; ++b) {
+        const float* xb = x + b * qk4_2;
+        const float d = signed_absmax(xb, qk4_2) / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        blocks[b].d = fp32_to_fp16(d);
+        for (size_t j = 0; j < qk4_2 / 2; ++j) {
+            const int lo = std::min(15, static_cast<int>(static_cast<uint8_t>(xb[2 * j] * id + 8.5f)));
+            const int hi = std::min(15, static_cast<int>(static_cast<uint8_t>(xb[2 * j + 1] * id + 8.5f)));
+            blocks[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+        }
+    }
+}
+
 void quantize_q8_0(const float* x, BlockQ8_0* blocks, size_t n) {
     for (size_t b = 0; b < n / qk8_0; ++b) {
         const float* xb = x + b * qk8_0;
@@ -81,6 +137,10 @@ void dequantize_row(TensorType type, const void* src, float* dst, size_t n) {
         }
         case TensorType::q4_0:
             return dequantize_q4_0(static_cast<const BlockQ4_0*>(src), dst, n);
+        case TensorType::q4_1:
+            return dequantize_q4_1(static_cast<const BlockQ4_1*>(src), dst, n);
+        case TensorType::q4_2:
+            return dequantize_q4_2(static_cast<const BlockQ4_2*>(src), dst, n);
         case TensorType::q8_0:
             return dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, n);
         default:
@@ -101,6 +161,10 @@ void quantize_row_reference(TensorType type, const float* src, void* dst, size_t
         }
         case TensorType::q4_0:
             return quantize_q4_0(src, static_cast<BlockQ4_0*>(dst), n);
+        case TensorType::q4_1:
+            return quantize_q4_1(src, static_cast<BlockQ4_1*>(dst), n);
+        case TensorType::q4_2:
+            return quantize_q4_2(src, static_cast<BlockQ4_2*>(dst), n);
         case TensorType::q8_0:
             return quantize_q8_0(src, static_cast<BlockQ8_0*>(dst), n);
         default:
