@@ -232,6 +232,7 @@ std::unique_ptr<TensorDirectory> read_llama(std::shared_ptr<const MappedFile> fi
     set_common(m, "llama", *file, magic == magic_ggml ? "ggml" : fmt::format("{} v{}", dir->container, version), era);
     // n_ff as the original loader derived it from n_mult
     const uint32_t n_ff = ((2 * (4 * n_embd) / 3 + n_mult - 1) / n_mult) * n_mult;
+    m.set("general.file_type", MetaValue::make_u32(static_cast<uint32_t>(ftype)));
     m.set("llama.context_length", MetaValue::make_u32(2048));
     m.set("llama.embedding_length", MetaValue::make_u32(n_embd));
     m.set("llama.block_count", MetaValue::make_u32(n_layer));

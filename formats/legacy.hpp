@@ -29,9 +29,9 @@ std::unique_ptr<TensorDirectory> read_nomagic_vocab(std::shared_ptr<const Mapped
 /// The encoding era of a legacy LLaMA container version (ggml/ggmf: 0, ggjt vN: N-1).
 QuantEra llama_container_era(uint32_t magic, uint32_t version);
 
-/// Writes a LLaMA-family directory (GGUF names, current-layout blocks) as a `ggjt`
-/// file of `version` 1, 2 or 3, re-encoding blocks for that version's era where the
-/// layout differs; for tests and for users of 2023 tools.
-std::vector<std::byte> write_ggjt(const TensorDirectory& directory, uint32_t version);
+/// Writes a LLaMA-family directory (GGUF names) as a `ggjt` file of `version` 1, 2 or 3,
+/// for users of 2023 tools. Blocks are taken in the current layout and re-encoded for
+/// the version's era, or, with `blocks_in_era_layout`, written exactly as given.
+std::vector<std::byte> write_ggjt(const TensorDirectory& directory, uint32_t version, bool blocks_in_era_layout = false);
 
 }  // namespace nibble::formats

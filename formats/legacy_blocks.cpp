@@ -220,4 +220,34 @@ std::vector<std::byte> convert_to_current(uint32_t type_id, QuantEra era, std::s
     return out;
 }
 
+std::vector<std::byte> convert_from_current(uint32_t type_id, QuantEra era, std::span<const std::byte> src, size_t n) {
+    if (!legacy_block_bytes(type_id, era)) no_such(type_id, era);
+    if (era == QuantEra::qnt2 || type_id == q4_2 || type_id == f32 || type_id == f16) return {src.begin(), src.end()};
+    const F32ScaleLayout layout = f32_layout(type_id);
+    const size_t old_bytes = *legacy_block_bytes(type_id, QuantEra::qnt2);
+    std::vector<std::byte> out(n / 32 * layout.block_bytes);
+    const bool adjacent = era == QuantEra::qnt0;
+    for (size_t b = 0; b < n / 32; ++b) {
+        const std::byte* from = src.data() + b * old_bytes;
+        std::byte* to = out.data() + b * layout.block_bytes;
+        uint16_t h;
+        std::memcpy(&h, from, 2);
+        write_f32(to, fp16_to_fp32(h));
+        if (type_id == q8_0) {
+            std::memcpy(to + 4, from + 2, 32);
+            continue;
+        }
+        size_t header = 2;
+        if (type_id == q4_1) {
+            std::memcpy(&h, from + 2, 2);
+            write_f32(to + 4, fp16_to_fp32(h));
+            header = 4;
+        }
+        Nibbles nib;
+        unpack(reinterpret_cast<const uint8_t*>(from + header), 32, false, nib);
+        pack(nib, 32, adjacent, reinterpret_cast<uint8_t*>(to + layout.scale_bytes));
+    }
+    return out;
+}
+
 }  // namespace nibble::formats

@@ -33,4 +33,8 @@ void quantize_legacy(uint32_t type_id, QuantEra era, const float* src, std::byte
 /// nibbles). q4_2 and float types are returned unchanged.
 std::vector<std::byte> convert_to_current(uint32_t type_id, QuantEra era, std::span<const std::byte> src, size_t n);
 
+/// The inverse: current-layout blocks rewritten in `era`'s layout (exact: fp16 scales
+/// widen to f32). Throws unsupported where the type did not exist in that era.
+std::vector<std::byte> convert_from_current(uint32_t type_id, QuantEra era, std::span<const std::byte> src, size_t n);
+
 }  // namespace nibble::formats

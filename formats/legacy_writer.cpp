@@ -27,11 +27,16 @@ uint32_t need(const Metadata& m, const std::string& key) {
     return static_cast<uint32_t>(*v);
 }
 
-// The n_mult that makes the 2023 loader derive exactly n_ff.
+// The n_mult that makes the 2023 loader derive exactly n_ff: the largest power of two
+// that works (LLaMA used 256), else any value that does.
 uint32_t n_mult_for(uint32_t n_embd, uint32_t n_ff) {
     const uint32_t base = 2 * (4 * n_embd) / 3;
+    auto works = [&](uint32_t mult) { return ((base + mult - 1) / mult) * mult == n_ff; };
+    for (uint32_t mult = 256; mult >= 1; mult /= 2) {
+        if (works(mult)) return mult;
+    }
     for (uint32_t mult = n_ff; mult >= 1; --mult) {
-        if (((base + mult - 1) / mult) * mult == n_ff) return mult;
+        if (works(mult)) return mult;
     }
     throw Error(ErrorCode::invalid_argument, fmt::format("write_ggjt: n_ff {} cannot be expressed through n_mult", n_ff));
 }
@@ -58,7 +63,7 @@ std::string legacy_llama_name(const std::string& name) {
 
 }  // namespace
 
-std::vector<std::byte> write_ggjt(const TensorDirectory& dir, uint32_t version) {
+std::vector<std::byte> write_ggjt(const TensorDirectory& dir, uint32_t version, bool blocks_in_era_layout) {
     if (version < 1 || version > 3) throw Error(ErrorCode::invalid_argument, fmt::format("ggjt version {} does not exist", version));
     const Metadata& m = dir.metadata;
     if (m.get_string("general.architecture").value_or("") != "llama") {
@@ -116,7 +121,12 @@ std::vector<std::byte> write_ggjt(const TensorDirectory& dir, uint32_t version) 
         for (uint32_t d = 0; d < t.n_dims; ++d) s.put(static_cast<int32_t>(t.ne[d]));
         s.put_bytes(name);
         while (s.out.size() % 32 != 0) s.out.push_back(std::byte{0});
-        s.out.insert(s.out.end(), t.data.begin(), t.data.end());
+        if (blocks_in_era_layout) {
+            s.out.insert(s.out.end(), t.data.begin(), t.data.end());
+        } else {
+            const auto blocks = convert_from_current(t.type_id, llama_container_era(magic_ggjt, version), t.data, t.elements());
+            s.out.insert(s.out.end(), blocks.begin(), blocks.end());
+        }
     }
     return std::move(s.out);
 }

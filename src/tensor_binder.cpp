@@ -96,6 +96,10 @@ void read_common_hparams(const formats::TensorDirectory& dir, const std::string&
     c.n_embd = require_u32(m, arch + ".embedding_length", file);
     c.n_layer = require_u32(m, arch + ".block_count", file);
     c.n_head = require_u32(m, arch + ".attention.head_count", file);
+    if (c.n_layer > dir.tensors().size()) {  // every layer has tensors: refuse before sizing anything by it
+        throw Error(ErrorCode::bad_model, fmt::format("{}: {}.block_count is {} but the file holds only {} tensors", file,
+                                                      arch, c.n_layer, dir.tensors().size()));
+    }
     c.n_ff = optional_u32(m, arch + ".feed_forward_length", 4 * c.n_embd);
     c.n_head_kv = optional_u32(m, arch + ".attention.head_count_kv", c.n_head);
     c.n_ctx_train = optional_u32(m, arch + ".context_length", 2048);

@@ -139,7 +139,8 @@ TEST_CASE("every truncation of a GGUF file is an error and never a crash", "[ggu
     std::vector<std::vector<std::byte>> keep;
     const auto bytes = rich_writer(3, 32, keep).bytes();
     size_t data_end = 0;  // cutting only the padding after the last tensor leaves a valid file
-    for (const auto& t : read_gguf(as_file(bytes))->tensors()) data_end = std::max<size_t>(data_end, t.file_offset + t.data.size());
+    const auto parsed = read_gguf(as_file(bytes));
+    for (const auto& t : parsed->tensors()) data_end = std::max<size_t>(data_end, t.file_offset + t.data.size());
     REQUIRE(data_end < bytes.size());
     for (size_t n = 0; n < data_end; ++n) {
         std::vector<std::byte> cut(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(n));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -214,6 +215,39 @@ struct FileInfo {
 
 /// Reads the container and metadata of `path`. Throws Error when the file cannot be parsed.
 FileInfo probe(const std::string& path);
+
+/// How nibble::quantize rewrites a model.
+struct QuantizeOptions {
+    /// Target type of the 2-D weight matrices (f32, f16, q4_0, q4_1, q4_2, q8_0); empty
+    /// keeps every tensor's type (a pure container conversion, e.g. legacy -> GGUF).
+    std::optional<TensorType> type;
+    bool allow_requantize = false;  ///< re-quantize tensors that are already quantized
+    uint32_t ggjt_version = 0;      ///< 0: write GGUF; 1-3: write a 2023 `ggjt` file (LLaMA only)
+    std::string llama2c_tokenizer;  ///< for llama2.c inputs (default: beside the checkpoint)
+};
+
+struct QuantizeReport {
+    uint64_t input_bytes = 0, output_bytes = 0;
+    struct PerType {
+        std::string type;
+        size_t tensors = 0;
+        uint64_t elements = 0;
+        double rms_error = 0;     ///< sqrt(mean((x - dequantized)^2)) over its tensors
+        double rms_weight = 0;    ///< sqrt(mean(x^2)), to read the error against
+    };
+    std::vector<PerType> per_type;
+    std::vector<std::string> notes;  ///< tensors kept in a wider type, and why
+};
+
+/// Called before each tensor: index, count, name, source type, target type.
+using QuantizeProgress = std::function<void(size_t, size_t, const std::string&, const std::string&, const std::string&)>;
+
+/// Reads any model file nibble reads and writes it quantized as `options` say.
+/// Norms, biases and other 1-D tensors stay f32; matrices whose rows are not a
+/// multiple of 32 stay in a wider type (f16 from float sources), listed in the notes.
+/// Throws Error for unreadable input, unwritable output or a refused re-quantization.
+QuantizeReport quantize(const std::string& input, const std::string& output, const QuantizeOptions& options,
+                        const QuantizeProgress& progress = {});
 
 /// Library version, "MAJOR.MINOR.PATCH".
 const char* version() noexcept;
