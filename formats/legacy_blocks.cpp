@@ -107,7 +107,8 @@ std::optional<size_t> legacy_block_bytes(uint32_t type_id, QuantEra era) {
         case q4_0: return era == QuantEra::qnt2 ? 18 : 20;
         case q4_1: return era == QuantEra::qnt2 ? 20 : 24;
         case q8_0: return era == QuantEra::qnt2 ? 34 : 36;
-        case q4_2: return era == QuantEra::qnt0 ? std::optional<size_t>(10) : std::nullopt;
+        // q4_2 existed in QNT0 files only; nibble also writes it into GGUF (QNT2, same block)
+        case q4_2: return era == QuantEra::qnt1 ? std::nullopt : std::optional<size_t>(10);
         default: return std::nullopt;
     }
 }

@@ -4,8 +4,11 @@
 #include <cstring>
 #include <random>
 
+#include "formats/gguf.hpp"
 #include "formats/legacy.hpp"
 #include "formats/legacy_blocks.hpp"
+#include "formats/legacy_records.hpp"
+#include "test_support.hpp"
 #include "nibble/nibble.hpp"
 
 using namespace nibble;
@@ -225,4 +228,58 @@ TEST_CASE("randomly corrupted legacy files load or throw nibble::Error", "[legac
         }
     }
     SUCCEED("no crash, hang or out-of-bounds read");
+}
+
+TEST_CASE("quantizing f32 to each type and container reads back the same blocks", "[legacy][quantize]") {
+    LlamaFile f;
+    f.weight_type = 0;  // an all-f32 model
+    f.ftype = 0;
+    nibble::test::TempDir tmp;
+    const auto source_path = tmp.path / "f32.bin";
+    {
+        const auto bytes = f.bytes();
+        std::FILE* out = std::fopen(source_path.c_str(), "wb");
+        REQUIRE(out != nullptr);
+        std::fwrite(bytes.data(), 1, bytes.size(), out);
+        std::fclose(out);
+    }
+    const auto source = read_legacy(MappedFile::open(source_path.string()));
+    for (TensorType type : {TensorType::q4_0, TensorType::q4_1, TensorType::q4_2, TensorType::q8_0}) {
+        for (uint32_t ggjt : {0u, 1u, 2u, 3u}) {
+            if (type == TensorType::q4_2 && ggjt >= 2) continue;  // q4_2 was gone by ggjt v2
+            INFO(tensor_type_name(static_cast<uint32_t>(type)) << " ggjt " << ggjt);
+            const auto out_path = (tmp.path / "out.bin").string();
+            quantize(source_path.string(), out_path, {.type = type, .ggjt_version = ggjt});
+            const auto file = MappedFile::open(out_path);
+            const QuantEra era = ggjt ? llama_container_era(magic_ggjt, ggjt) : QuantEra::qnt2;
+            // What the reader sees, in the era's own layout, against a direct quantization.
+            std::vector<std::pair<std::string, std::vector<std::byte>>> written;
+            if (ggjt) {
+                ByteCursor cur(file->bytes(), out_path);
+                cur.skip(8 + 28, "header");
+                for (int i = 0; i < 8; ++i) {
+                    cur.skip(cur.read<uint32_t>("len"), "text");
+                    cur.skip(4, "score");
+                }
+                for (const auto& r : read_legacy_records(cur, {era, true, false})) written.emplace_back(r.name, std::vector<std::byte>(r.data.begin(), r.data.end()));
+            } else {
+                const auto dir = read_gguf(file);
+                for (const auto& t : dir->tensors()) written.emplace_back(t.name, std::vector<std::byte>(t.data.begin(), t.data.end()));
+            }
+            REQUIRE(written.size() == source->tensors().size());
+            for (const auto& t : source->tensors()) {
+                if (t.n_dims < 2) continue;
+                std::vector<float> values(t.elements());
+                std::memcpy(values.data(), t.data.data(), t.data.size());
+                std::vector<std::byte> expected(t.elements() / legacy_block_elements(static_cast<uint32_t>(type)) *
+                                                *legacy_block_bytes(static_cast<uint32_t>(type), era));
+                quantize_legacy(static_cast<uint32_t>(type), era, values.data(), expected.data(), values.size());
+                bool found = false;
+                for (const auto& [name, bytes] : written) {
+                    if (bytes == expected) found = true;
+                }
+                CHECK(found);
+            }
+        }
+    }
 }

@@ -67,7 +67,7 @@ private:
 /// How to open a model file.
 struct LoadOptions {
     bool use_mmap = true;        ///< map the file (false: read it into memory)
-    std::string tokenizer_path;  ///< llama2.c checkpoints: tokenizer file (default: tok<N>.bin or tokenizer.bin beside it)
+    std::string tokenizer_path{};  ///< llama2.c checkpoints: tokenizer file (default: tok<N>.bin or tokenizer.bin beside it)
 };
 
 /// Hyperparameters and facts about a loaded model.
@@ -220,10 +220,10 @@ FileInfo probe(const std::string& path);
 struct QuantizeOptions {
     /// Target type of the 2-D weight matrices (f32, f16, q4_0, q4_1, q4_2, q8_0); empty
     /// keeps every tensor's type (a pure container conversion, e.g. legacy -> GGUF).
-    std::optional<TensorType> type;
+    std::optional<TensorType> type{};
     bool allow_requantize = false;  ///< re-quantize tensors that are already quantized
     uint32_t ggjt_version = 0;      ///< 0: write GGUF; 1-3: write a 2023 `ggjt` file (LLaMA only)
-    std::string llama2c_tokenizer;  ///< for llama2.c inputs (default: beside the checkpoint)
+    std::string llama2c_tokenizer{};  ///< for llama2.c inputs (default: beside the checkpoint)
 };
 
 struct QuantizeReport {
