@@ -32,3 +32,4 @@ execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libgomp.a OUTPUT_
                 OUTPUT_STRIP_TRAILING_WHITESPACE)
 set(OpenMP_gomp_LIBRARY "${static_gomp}" CACHE FILEPATH "")
 set(NIBBLE_PREFER_STATIC ON CACHE BOOL "")
+set(NIBBLE_FMT_HEADER_ONLY ON CACHE BOOL "")

@@ -1,7 +1,14 @@
-// Chooses the kernel table once. Today only the scalar reference exists; each ISA
-// folder adds its table here, guarded by a run-time CPU check.
+// Chooses the kernel table once, from what the CPU reports (CPUID on x86-64, HWCAP on
+// aarch64). NIBBLE_ISA forces one; asking for one the CPU lacks is an error, never a
+// crash on an illegal instruction.
 #include <cstdlib>
+#include <string>
 #include <string_view>
+
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 #include "kernels/kernels.hpp"
 #include "nibble/error.hpp"
@@ -9,15 +16,39 @@
 namespace nibble::kernels {
 namespace {
 
-const KernelTable& choose_kernels() {
-    const char* forced = std::getenv("NIBBLE_ISA");
-    if (forced != nullptr && *forced != '\0') {
-        const std::string_view name(forced);
-        if (name == "scalar") return reference_kernels();
-        throw Error(ErrorCode::unsupported,
-                    "NIBBLE_ISA=" + std::string(name) + ": this build has no such kernel table (available: scalar)");
+struct Candidate {
+    std::string_view name;  ///< what NIBBLE_ISA calls it
+    const KernelTable* table;
+};
+
+// Best first.
+std::vector<Candidate> supported() {
+    std::vector<Candidate> out;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+        out.push_back({"avx2", &avx2_kernels()});
     }
-    return reference_kernels();
+#endif
+#if defined(__aarch64__)
+    if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) out.push_back({"neon", &neon_dotprod_kernels()});
+    out.push_back({"neon", &neon_kernels()});
+#endif
+    out.push_back({"scalar", &reference_kernels()});
+    return out;
+}
+
+const KernelTable& choose_kernels() {
+    const auto candidates = supported();
+    const char* forced = std::getenv("NIBBLE_ISA");
+    if (forced == nullptr || *forced == '\0') return *candidates.front().table;
+    std::string names;
+    for (const auto& c : candidates) {
+        if (c.name == forced) return *c.table;
+        if (names.find(c.name) == std::string::npos) names += (names.empty() ? "" : ", ") + std::string(c.name);
+    }
+    throw Error(ErrorCode::unsupported,
+                "NIBBLE_ISA=" + std::string(forced) + ": this CPU or build cannot run it (available: " + names + ")");
 }
 
 }  // namespace
@@ -25,6 +56,14 @@ const KernelTable& choose_kernels() {
 const KernelTable& active_kernels() {
     static const KernelTable& chosen = choose_kernels();
     return chosen;
+}
+
+std::vector<const KernelTable*> available_kernels() {
+    std::vector<const KernelTable*> out{&reference_kernels()};
+    for (const auto& c : supported()) {
+        if (c.table != &reference_kernels()) out.push_back(c.table);
+    }
+    return out;
 }
 
 }  // namespace nibble::kernels

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "nibble/tensor_type.hpp"
 
@@ -33,8 +34,20 @@ struct KernelTable {
 const KernelTable& reference_kernels() noexcept;
 
 /// The table in use: the best the CPU supports, or the one named by NIBBLE_ISA
-/// (an unknown or unsupported name throws nibble::Error). Chosen on first call.
+/// (scalar, avx2, neon; an unknown name or one the CPU lacks throws nibble::Error).
+/// Chosen on first call.
 const KernelTable& active_kernels();
+
+/// Every table this build has that this CPU can run, the scalar reference first.
+std::vector<const KernelTable*> available_kernels();
+
+#if defined(__x86_64__)
+const KernelTable& avx2_kernels() noexcept;          ///< needs AVX2, FMA and F16C
+#endif
+#if defined(__aarch64__)
+const KernelTable& neon_kernels() noexcept;          ///< every ARMv8 CPU
+const KernelTable& neon_dotprod_kernels() noexcept;  ///< needs the dot-product extension
+#endif
 
 /// Which activation format pairs with a weight type; throws for unsupported types.
 ActivationFormat activation_format(TensorType type);

@@ -49,15 +49,23 @@ rm -rf build-prefix build-consumer
 cmake --install build --prefix "$root/build-prefix" >/dev/null
 echo "=== consumer"
 consumer_ok=1
-cmake -S examples/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$root/build-prefix" >/dev/null &&
-  cmake --build build-consumer -j"$jobs" >/dev/null &&
-  out=$(build-consumer/consumer) && echo "$out" && [[ "$out" == "Once upon a time"?* ]] || consumer_ok=0
-flags=$(PKG_CONFIG_PATH="$root/build-prefix/lib/pkgconfig" pkg-config --cflags --libs nibble) || consumer_ok=0
-model=$(PKG_CONFIG_PATH="$root/build-prefix/lib/pkgconfig" pkg-config --variable=default_model nibble) || consumer_ok=0
-echo "pkg-config: $flags"
+export PKG_CONFIG_PATH="$root/build-prefix/lib/pkgconfig"
+if cmake -S examples/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$root/build-prefix" >/dev/null &&
+   cmake --build build-consumer -j"$jobs" >/dev/null && out=$(build-consumer/consumer) && [[ "$out" == "Once upon a time"?* ]]; then
+  echo "cmake consumer: $out"
+else
+  echo "cmake consumer: FAILED"; consumer_ok=0
+fi
+flags=$(pkg-config --cflags --libs nibble) && model=$(pkg-config --variable=default_model nibble) || consumer_ok=0
+echo "pkg-config --cflags --libs nibble: $flags"
 # shellcheck disable=SC2086
-g++ -o build-consumer/consumer-pc examples/consumer/main.cpp -DNIBBLE_MODEL="\"$model\"" $flags &&
-  build-consumer/consumer-pc | grep -q "^Once upon a time." || consumer_ok=0
+if g++ -o build-consumer/consumer-pc examples/consumer/main.cpp -DNIBBLE_MODEL="\"$model\"" $flags &&
+   out=$(build-consumer/consumer-pc) && [[ "$out" == "Once upon a time"?* ]]; then
+  echo "pkg-config consumer: $out"
+else
+  echo "pkg-config consumer: FAILED"; consumer_ok=0
+fi
+unset PKG_CONFIG_PATH
 if [ "$consumer_ok" = 1 ]; then passed=$((passed + 1)); echo "consumer: ok"; else failed=$((failed + 1)); echo "consumer: FAILED"; fi
 
 # 4. aarch64: cross-compiled, tests under qemu with and without the dot-product extension.

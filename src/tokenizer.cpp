@@ -56,7 +56,11 @@ void TokenizerImpl::check_id(Token id) const {
 std::vector<Token> TokenizerImpl::encode_spm(std::string_view raw) const {
     std::vector<Token> out;
     if (raw.empty()) return out;
-    std::string text = replace_all(add_space_prefix ? " " + std::string(raw) : std::string(raw), " ", space_marker);
+    std::string prefixed;
+    prefixed.reserve(raw.size() + 1);
+    if (add_space_prefix) prefixed.push_back(' ');
+    prefixed.append(raw);
+    const std::string text = replace_all(prefixed, " ", space_marker);
 
     struct Symbol {
         int prev, next;

@@ -121,7 +121,79 @@ TEST_CASE("matmul gives the same result for every thread count and batch", "[ker
     }
 }
 
-TEST_CASE("NIBBLE_ISA selection names the scalar table", "[kernels]") {
+TEST_CASE("the active table is one this CPU can run", "[kernels]") {
     CHECK(std::string(reference_kernels().isa) == "scalar");
-    CHECK(active_kernels().dot_q4_0 != nullptr);
+    const auto tables = available_kernels();
+    REQUIRE(tables.front() == &reference_kernels());
+    bool found = false;
+    for (const auto* t : tables) found |= t == &active_kernels();
+    CHECK(found);
+}
+
+namespace {
+
+float dot_with(const KernelTable& k, TensorType t, const void* w, const void* a, size_t n) {
+    switch (t) {
+        case TensorType::f32: return k.dot_f32(w, a, n);
+        case TensorType::f16: return k.dot_f16(w, a, n);
+        case TensorType::q4_0: return k.dot_q4_0(w, a, n);
+        case TensorType::q4_1: return k.dot_q4_1(w, a, n);
+        case TensorType::q4_2: return k.dot_q4_2(w, a, n);
+        default: return k.dot_q8_0(w, a, n);
+    }
+}
+
+// Inputs that stress the kernels: random, all zero, huge and tiny scales, one outlier.
+std::vector<float> test_vector(size_t n, int kind, std::mt19937& rng) {
+    auto v = random_floats(n, rng);
+    for (size_t i = 0; i < n; ++i) {
+        if (kind == 1 && (i / 32) % 2 == 0) v[i] = 0.0f;  // every other block all zero
+        if (kind == 2) v[i] *= 1e3f;
+        if (kind == 3) v[i] *= 1e-6f;
+    }
+    if (kind == 4) v[n / 2] = 100.0f;
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("every ISA table matches the scalar reference", "[kernels][isa]") {
+    std::mt19937 rng(21);
+    const KernelTable& ref = reference_kernels();
+    for (const KernelTable* table : available_kernels()) {
+        if (table == &ref) continue;
+        INFO("isa " << table->isa);
+        for (size_t n : {32u, 96u, 160u, 4096u, 11008u}) {
+            for (int kind = 0; kind < 5; ++kind) {
+                INFO("n " << n << " kind " << kind);
+                const auto x = test_vector(n, kind, rng);
+                // activation conversion: the same bytes
+                std::vector<std::byte> q_ref(activation_row_bytes(ActivationFormat::q8_0, n)), q_isa(q_ref.size());
+                ref.quantize_activations_q8_0(x.data(), q_ref.data(), n);
+                table->quantize_activations_q8_0(x.data(), q_isa.data(), n);
+                REQUIRE(q_isa == q_ref);
+                std::vector<std::byte> h_ref(n * 2), h_isa(n * 2);
+                ref.convert_activations_f16(x.data(), h_ref.data(), n);
+                table->convert_activations_f16(x.data(), h_isa.data(), n);
+                REQUIRE(h_isa == h_ref);
+                // dot products: the same up to float summation order
+                for (TensorType t : all_types) {
+                    const auto w_floats = test_vector(n, (kind + 1) % 5, rng);
+                    const auto w = quantize(t, w_floats);
+                    const ActivationFormat f = activation_format(t);
+                    const void* act = f == ActivationFormat::q8_0 ? static_cast<const void*>(q_ref.data())
+                                      : f == ActivationFormat::f16 ? static_cast<const void*>(h_ref.data())
+                                                                   : static_cast<const void*>(x.data());
+                    const float want = dot_with(ref, t, w.data(), act, n);
+                    const float got = dot_with(*table, t, w.data(), act, n);
+                    std::vector<float> wd(n);
+                    dequantize_row(t, w.data(), wd.data(), n);
+                    double magnitude = 0;
+                    for (size_t i = 0; i < n; ++i) magnitude += std::fabs(static_cast<double>(wd[i]) * x[i]);
+                    INFO(tensor_type_name(static_cast<uint32_t>(t)) << " want " << want << " got " << got);
+                    REQUIRE(std::fabs(static_cast<double>(got) - want) <= 1e-5 * magnitude + 1e-30);
+                }
+            }
+        }
+    }
 }

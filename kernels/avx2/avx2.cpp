@@ -1,0 +1,186 @@
+// AVX2 + FMA + F16C kernels (Haswell and later, Zen). Compiled with those flags only in
+// this file; selected at run time when the CPU has all three.
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/blocks.hpp"
+#include "kernels/kernels.hpp"
+
+namespace nibble::kernels {
+namespace {
+
+inline float hsum(__m256 v) {
+    const __m128 pair = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 two = _mm_add_ps(pair, _mm_movehl_ps(pair, pair));
+    return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
+}
+
+inline float half(uint16_t h) { return _cvtsh_ss(h); }
+
+// 16 bytes of packed nibbles -> 32 bytes: low nibbles first, then high (split order).
+inline __m256i split_nibbles(const uint8_t* qs) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m256i bytes = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    return _mm256_and_si256(bytes, _mm256_set1_epi8(0x0f));
+}
+
+// 8 bytes of packed nibbles -> 16 bytes in adjacent-pair order (q4_2).
+inline __m128i pair_nibbles(const uint8_t* qs) {
+    const __m128i packed = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs));
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    return _mm_unpacklo_epi8(_mm_and_si128(packed, mask), _mm_and_si128(_mm_srli_epi16(packed, 4), mask));
+}
+
+// Signed x signed bytes -> 8 int32 sums of 4 products. |x| <= 128 and |y| <= 127
+// keep maddubs's 16-bit pair sums from saturating.
+inline __m256i dot_i8(__m256i x, __m256i y) {
+    const __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(products, _mm256_set1_epi16(1));
+}
+
+// Unsigned x signed bytes -> 8 int32 sums.
+inline __m256i dot_u8_i8(__m256i x, __m256i y) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+void quantize_activations_q8_0(const float* x, void* out, size_t n) {
+    auto* blocks = static_cast<BlockQ8_0*>(out);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (size_t b = 0; b < n / qk8_0; ++b) {
+        __m256 v[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int i = 0; i < 4; ++i) {
+            v[i] = _mm256_loadu_ps(x + b * qk8_0 + 8 * static_cast<size_t>(i));
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[i]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float d = _mm_cvtss_f32(m) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        blocks[b].d = static_cast<uint16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+        const __m256 scale = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int i = 0; i < 4; ++i) {
+            q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+        // pack 32 int32 -> 32 int8; packs interleave 128-bit lanes, the permute restores order
+        const __m256i q01 = _mm256_packs_epi32(q[0], q[1]);
+        const __m256i q23 = _mm256_packs_epi32(q[2], q[3]);
+        const __m256i bytes = _mm256_packs_epi16(q01, q23);
+        const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(blocks[b].qs), ordered);
+    }
+}
+
+void convert_activations_f16(const float* x, void* out, size_t n) {
+    auto* h = static_cast<uint16_t*>(out);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(h + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; ++i) h[i] = static_cast<uint16_t>(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
+float dot_f32(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const float*>(weights);
+    const auto* a = static_cast<const float*>(activations);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(a + i + 8), acc1);
+    }
+    float sum = hsum(_mm256_add_ps(acc0, acc1));
+    for (; i < n; ++i) sum += w[i] * a[i];
+    return sum;
+}
+
+float dot_f16(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const uint16_t*>(weights);
+    const auto* a = static_cast<const uint16_t*>(activations);
+    __m256 acc = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
+        const __m256 av = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+        acc = _mm256_fmadd_ps(wv, av, acc);
+    }
+    float sum = hsum(acc);
+    for (; i < n; ++i) sum += half(w[i]) * half(a[i]);
+    return sum;
+}
+
+float dot_q4_0(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const BlockQ4_0*>(weights);
+    const auto* a = static_cast<const BlockQ8_0*>(activations);
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (size_t b = 0; b < n / qk4_0; ++b) {
+        const __m256i q = _mm256_sub_epi8(split_nibbles(w[b].qs), eight);
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+        const __m256 scale = _mm256_set1_ps(half(w[b].d) * half(a[b].d));
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8(q, y)), acc);
+    }
+    return hsum(acc);
+}
+
+float dot_q4_1(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const BlockQ4_1*>(weights);
+    const auto* a = static_cast<const BlockQ8_0*>(activations);
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (size_t b = 0; b < n / qk4_1; ++b) {
+        const __m256i q = split_nibbles(w[b].qs);
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+        const float da = half(a[b].d);
+        const __m256 scale = _mm256_set1_ps(half(w[b].d) * da);
+        const __m256 offset = _mm256_set1_ps(half(w[b].m) * da);
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_u8_i8(q, y)), acc);
+        acc = _mm256_fmadd_ps(offset, _mm256_cvtepi32_ps(dot_u8_i8(ones, y)), acc);
+    }
+    return hsum(acc);
+}
+
+float dot_q4_2(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const BlockQ4_2*>(weights);
+    const auto* a = static_cast<const BlockQ8_0*>(activations);
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    // Two 16-weight blocks meet one 32-element activation block.
+    for (size_t b = 0; b < n / qk8_0; ++b) {
+        const BlockQ4_2& w0 = w[2 * b];
+        const BlockQ4_2& w1 = w[2 * b + 1];
+        const __m256i q = _mm256_sub_epi8(_mm256_set_m128i(pair_nibbles(w1.qs), pair_nibbles(w0.qs)), eight);
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+        const float da = half(a[b].d);
+        const __m256 scale = _mm256_set_m128(_mm_set1_ps(half(w1.d) * da), _mm_set1_ps(half(w0.d) * da));
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8(q, y)), acc);
+    }
+    return hsum(acc);
+}
+
+float dot_q8_0(const void* weights, const void* activations, size_t n) {
+    const auto* w = static_cast<const BlockQ8_0*>(weights);
+    const auto* a = static_cast<const BlockQ8_0*>(activations);
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / qk8_0; ++b) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+        const __m256 scale = _mm256_set1_ps(half(w[b].d) * half(a[b].d));
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot_i8(x, y)), acc);
+    }
+    return hsum(acc);
+}
+
+constexpr KernelTable avx2_table{
+    "avx2", quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1, dot_q4_2, dot_q8_0,
+};
+
+}  // namespace
+
+const KernelTable& avx2_kernels() noexcept { return avx2_table; }
+
+}  // namespace nibble::kernels

@@ -1,0 +1,137 @@
+// NEON kernels written once over an int8 dot-product primitive: widening multiplies on
+// plain ARMv8 (neon.cpp), SDOT where the CPU has the dot-product extension
+// (neon_dotprod.cpp). Everything here has internal linkage: each file compiles its own
+// copy with its own target flags.
+#pragma once
+
+#include <arm_neon.h>
+
+#include "kernels/blocks.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/kernels.hpp"
+
+namespace nibble::kernels {
+namespace {
+
+// Int32 sums are exact, and blocks are accumulated in order in float, so these
+// kernels give the scalar reference's results bit for bit.
+template <class Dot>
+struct NeonKernels {
+    static void quantize_activations_q8_0(const float* x, void* out, size_t n) {
+        auto* blocks = static_cast<BlockQ8_0*>(out);
+        for (size_t b = 0; b < n / qk8_0; ++b) {
+            float32x4_t v[8];
+            float32x4_t amax = vdupq_n_f32(0.0f);
+            for (int i = 0; i < 8; ++i) {
+                v[i] = vld1q_f32(x + b * qk8_0 + 4 * static_cast<size_t>(i));
+                amax = vmaxq_f32(amax, vabsq_f32(v[i]));
+            }
+            const float d = vmaxvq_f32(amax) / 127.0f;
+            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            blocks[b].d = fp32_to_fp16(d);
+            for (int i = 0; i < 8; i += 2) {
+                const int32x4_t q0 = vcvtnq_s32_f32(vmulq_n_f32(v[i], id));  // round half to even
+                const int32x4_t q1 = vcvtnq_s32_f32(vmulq_n_f32(v[i + 1], id));
+                const int16x8_t q16 = vcombine_s16(vqmovn_s32(q0), vqmovn_s32(q1));
+                vst1_s8(blocks[b].qs + 4 * i, vqmovn_s16(q16));
+            }
+        }
+    }
+
+    static void convert_activations_f16(const float* x, void* out, size_t n) {
+        auto* h = static_cast<uint16_t*>(out);
+        for (size_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(x[i]);
+    }
+
+    static float dot_f32(const void* weights, const void* activations, size_t n) {
+        const auto* w = static_cast<const float*>(weights);
+        const auto* a = static_cast<const float*>(activations);
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, vld1q_f32(w + i), vld1q_f32(a + i));
+        float sum = vaddvq_f32(acc);
+        for (; i < n; ++i) sum += w[i] * a[i];
+        return sum;
+    }
+
+    static float dot_f16(const void* weights, const void* activations, size_t n) {
+        const auto* w = static_cast<const uint16_t*>(weights);
+        const auto* a = static_cast<const uint16_t*>(activations);
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            const float32x4_t wv = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(w + i)));
+            const float32x4_t av = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(a + i)));
+            acc = vfmaq_f32(acc, wv, av);
+        }
+        float sum = vaddvq_f32(acc);
+        for (; i < n; ++i) sum += fp16_to_fp32(w[i]) * fp16_to_fp32(a[i]);
+        return sum;
+    }
+
+    static float dot_q4_0(const void* weights, const void* activations, size_t n) {
+        const auto* w = static_cast<const BlockQ4_0*>(weights);
+        const auto* a = static_cast<const BlockQ8_0*>(activations);
+        float sum = 0.0f;
+        for (size_t b = 0; b < n / qk4_0; ++b) {
+            const uint8x16_t packed = vld1q_u8(w[b].qs);
+            const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(packed, vdupq_n_u8(0x0f))), vdupq_n_s8(8));
+            const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(packed, 4)), vdupq_n_s8(8));
+            int32x4_t acc = Dot::accumulate(vdupq_n_s32(0), lo, vld1q_s8(a[b].qs));
+            acc = Dot::accumulate(acc, hi, vld1q_s8(a[b].qs + 16));
+            sum += static_cast<float>(vaddvq_s32(acc)) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d));
+        }
+        return sum;
+    }
+
+    static float dot_q4_1(const void* weights, const void* activations, size_t n) {
+        const auto* w = static_cast<const BlockQ4_1*>(weights);
+        const auto* a = static_cast<const BlockQ8_0*>(activations);
+        float sum = 0.0f;
+        for (size_t b = 0; b < n / qk4_1; ++b) {
+            const uint8x16_t packed = vld1q_u8(w[b].qs);
+            const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(packed, vdupq_n_u8(0x0f)));
+            const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(packed, 4));
+            const int8x16_t y0 = vld1q_s8(a[b].qs), y1 = vld1q_s8(a[b].qs + 16);
+            const int32_t dot = vaddvq_s32(Dot::accumulate(Dot::accumulate(vdupq_n_s32(0), lo, y0), hi, y1));
+            const int32_t act = vaddlvq_s8(y0) + vaddlvq_s8(y1);
+            const float da = fp16_to_fp32(a[b].d);
+            sum += static_cast<float>(dot) * (fp16_to_fp32(w[b].d) * da) + static_cast<float>(act) * (fp16_to_fp32(w[b].m) * da);
+        }
+        return sum;
+    }
+
+    static float dot_q4_2(const void* weights, const void* activations, size_t n) {
+        const auto* w = static_cast<const BlockQ4_2*>(weights);
+        const auto* a = static_cast<const BlockQ8_0*>(activations);
+        float sum = 0.0f;
+        for (size_t b = 0; b < n / qk4_2; ++b) {
+            const uint8x8_t packed = vld1_u8(w[b].qs);
+            const uint8x8x2_t pairs = vzip_u8(vand_u8(packed, vdup_n_u8(0x0f)), vshr_n_u8(packed, 4));
+            const int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vcombine_u8(pairs.val[0], pairs.val[1])), vdupq_n_s8(8));
+            const BlockQ8_0& act = a[b / 2];
+            const int32x4_t acc = Dot::accumulate(vdupq_n_s32(0), q, vld1q_s8(act.qs + (b % 2) * qk4_2));
+            sum += static_cast<float>(vaddvq_s32(acc)) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(act.d));
+        }
+        return sum;
+    }
+
+    static float dot_q8_0(const void* weights, const void* activations, size_t n) {
+        const auto* w = static_cast<const BlockQ8_0*>(weights);
+        const auto* a = static_cast<const BlockQ8_0*>(activations);
+        float sum = 0.0f;
+        for (size_t b = 0; b < n / qk8_0; ++b) {
+            int32x4_t acc = Dot::accumulate(vdupq_n_s32(0), vld1q_s8(w[b].qs), vld1q_s8(a[b].qs));
+            acc = Dot::accumulate(acc, vld1q_s8(w[b].qs + 16), vld1q_s8(a[b].qs + 16));
+            sum += static_cast<float>(vaddvq_s32(acc)) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d));
+        }
+        return sum;
+    }
+
+    static constexpr KernelTable table(const char* name) {
+        return {name, quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1, dot_q4_2, dot_q8_0};
+    }
+};
+
+}  // namespace
+}  // namespace nibble::kernels

@@ -1,0 +1,62 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/fp16.hpp"
+#include "src/ops.hpp"
+
+using namespace nibble::detail;
+
+TEST_CASE("ALiBi slopes follow the geometric series, also for head counts that are not powers of two", "[ops]") {
+    // Power of two: slope_h = 2^(-max_bias (h+1) / H)
+    for (uint32_t h = 0; h < 8; ++h) CHECK(alibi_slope(h, 8, 8.0f) == Approx(std::pow(2.0, -1.0 * (h + 1))));
+    // H = 6: the 4-head series, then every other slope of the 8-head series
+    const std::vector<double> six{1.0 / 4, 1.0 / 16, 1.0 / 64, 1.0 / 256, 1.0 / 2, 1.0 / 8};
+    for (uint32_t h = 0; h < 6; ++h) CHECK(alibi_slope(h, 6, 8.0f) == Approx(six[h]));
+    // H = 12: 8-head series, then 1/sqrt(2) * every other 16-head slope
+    CHECK(alibi_slope(8, 12, 8.0f) == Approx(std::pow(2.0, -0.5)));
+    CHECK(alibi_slope(11, 12, 8.0f) == Approx(std::pow(2.0, -3.5)));
+}
+
+TEST_CASE("GELU matches the tanh form to fp16 precision and passes large values through", "[ops]") {
+    std::vector<float> x;
+    for (float v = -12.0f; v <= 12.0f; v += 0.173f) x.push_back(v);
+    std::vector<float> y = x;
+    gelu(y.data(), y.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+        const double v = x[i];
+        const double exact = 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+        if (v >= 10.0) CHECK(y[i] == x[i]);
+        else if (v <= -10.0) CHECK(y[i] == 0.0f);
+        else CHECK(std::fabs(y[i] - exact) <= 2e-3 * std::max(1.0, std::fabs(exact)));
+    }
+}
+
+TEST_CASE("norms, softmax and rotary embeddings", "[ops]") {
+    std::vector<float> x{1.0f, -2.0f, 3.0f, -4.0f}, w{1.0f, 1.0f, 2.0f, 0.5f}, y(4);
+    rms_norm(x.data(), w.data(), y.data(), 4, 0.0f);
+    const double rms = std::sqrt((1 + 4 + 9 + 16) / 4.0);
+    CHECK(y[2] == Approx(3.0 / rms * 2.0));
+    const std::vector<float> b{0.5f, 0.5f, 0.5f, 0.5f};
+    layer_norm(x.data(), w.data(), b.data(), y.data(), 4, 0.0f);
+    const double mean = -0.5, var = ((1.5 * 1.5) + (1.5 * 1.5) + (3.5 * 3.5) + (3.5 * 3.5)) / 4.0;
+    CHECK(y[0] == Approx((1.0 - mean) / std::sqrt(var) + 0.5));
+    std::vector<float> s{1.0f, 2.0f, 3.0f};
+    softmax(s.data(), 3);
+    CHECK(s[0] + s[1] + s[2] == Approx(1.0f));
+    CHECK(s[2] / s[1] == Approx(std::exp(1.0f)));
+    // position 0 leaves vectors unchanged; a quarter turn on the first pair at position 1
+    std::vector<float> c(2), sn(2);
+    rope_angles(0, 4, 10000.0f, c.data(), sn.data());
+    std::vector<float> v{1.0f, 2.0f, 3.0f, 4.0f};
+    rope_adjacent(v.data(), c.data(), sn.data(), 4);
+    CHECK(v == std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f});
+    rope_angles(1, 4, 10000.0f, c.data(), sn.data());
+    CHECK(c[0] == Approx(std::cos(1.0)));
+    CHECK(sn[1] == Approx(std::sin(0.01)));
+    std::vector<float> h{1.0f, 0.0f, 0.0f, 0.0f};
+    rope_half_split(h.data(), c.data(), sn.data(), 4);  // pairs (0, 2) and (1, 3)
+    CHECK(h[0] == Approx(std::cos(1.0)));
+    CHECK(h[2] == Approx(std::sin(1.0)));
+}
