@@ -256,18 +256,31 @@ QuantEra era_from_ftype(const ByteCursor& cur, size_t at, int32_t ftype) {
     return static_cast<QuantEra>(qnt);
 }
 
+// What follows the hyperparameters of an example-style file (GPT-J, MPT): ftype with
+// its quantization version, n_vocab repeated, the vocabulary, then the tensor records.
+struct ExampleBody {
+    QuantEra era;
+    Vocab vocab;
+    std::vector<LegacyTensor> records;
+};
+
+ExampleBody read_example_body(ByteCursor& cur, int32_t n_vocab, VocabKind vocab_kind) {
+    const size_t ftype_at = cur.offset();
+    const auto ftype = cur.read<int32_t>("ftype");
+    ExampleBody body{era_from_ftype(cur, ftype_at, ftype), {}, {}};
+    const size_t again_at = cur.offset();
+    const auto n_vocab_again = cur.read<int32_t>("n_vocab (repeated)");
+    if (n_vocab_again != n_vocab) cur.fail_at(again_at, fmt::format("vocabulary size {} differs from n_vocab {}", n_vocab_again, n_vocab));
+    body.vocab = read_vocab(cur, static_cast<uint32_t>(n_vocab), vocab_kind);
+    body.records = read_legacy_records(cur, {body.era, false, false});
+    check_ftype(cur, ftype, body.records);
+    return body;
+}
+
 // ---- GPT4All-J: ggml magic, GPT-J hyperparameters ----
 std::unique_ptr<TensorDirectory> read_gptj(std::shared_ptr<const MappedFile> file, ByteCursor& cur) {
     const auto h = read_positive_ints(cur, {"n_vocab", "n_ctx", "n_embd", "n_head", "n_layer", "n_rot"});
-    const size_t ftype_at = cur.offset();
-    const auto ftype = cur.read<int32_t>("ftype");
-    const QuantEra era = era_from_ftype(cur, ftype_at, ftype);
-    const size_t again_at = cur.offset();
-    const auto n_vocab_again = cur.read<int32_t>("n_vocab (repeated)");
-    if (n_vocab_again != h[0]) cur.fail_at(again_at, fmt::format("vocabulary size {} differs from n_vocab {}", n_vocab_again, h[0]));
-    const Vocab vocab = read_vocab(cur, static_cast<uint32_t>(h[0]), VocabKind::plain);
-    const auto records = read_legacy_records(cur, {era, false, false});
-    check_ftype(cur, ftype, records);
+    const auto [era, vocab, records] = read_example_body(cur, h[0], VocabKind::plain);
 
     auto dir = std::make_unique<TensorDirectory>();
     dir->container = "ggml (GPT-J)";
@@ -295,15 +308,7 @@ std::unique_ptr<TensorDirectory> read_mpt(std::shared_ptr<const MappedFile> file
     if (!(alibi_bias_max >= 0.0f && alibi_bias_max < 1e3f) || !(clip_qkv >= 0.0f && clip_qkv < 1e30f)) {
         cur.fail_at(floats_at, fmt::format("alibi_bias_max {} / clip_qkv {} are out of range", alibi_bias_max, clip_qkv));
     }
-    const size_t ftype_at = cur.offset();
-    const auto ftype = cur.read<int32_t>("ftype");
-    const QuantEra era = era_from_ftype(cur, ftype_at, ftype);
-    const size_t again_at = cur.offset();
-    const auto n_vocab_again = cur.read<int32_t>("n_vocab (repeated)");
-    if (n_vocab_again != h[0]) cur.fail_at(again_at, fmt::format("vocabulary size {} differs from n_vocab {}", n_vocab_again, h[0]));
-    const Vocab vocab = read_vocab(cur, static_cast<uint32_t>(h[0]), VocabKind::mpt_flagged);
-    const auto records = read_legacy_records(cur, {era, false, false});
-    check_ftype(cur, ftype, records);
+    const auto [era, vocab, records] = read_example_body(cur, h[0], VocabKind::mpt_flagged);
 
     auto dir = std::make_unique<TensorDirectory>();
     dir->container = "ggmm";

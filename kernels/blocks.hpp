@@ -40,4 +40,8 @@ struct BlockQ8_0 {
 };
 static_assert(sizeof(BlockQ8_0) == 34);
 
+/// q8_0 blocks from floats: amax / 127 scale, fp16-stored, quants rounded half away from
+/// zero (the file format's reference quantizer) or half to even (activations, as SIMD rounds).
+void quantize_q8_0_blocks(const float* x, BlockQ8_0* blocks, size_t n, bool ties_to_even);
+
 }  // namespace nibble::kernels

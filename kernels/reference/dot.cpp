@@ -12,16 +12,7 @@ namespace {
 // Activations become q8_0 blocks with round-half-to-even, as the SIMD quantizers
 // round, so that every ISA produces the same bytes.
 void quantize_activations_q8_0(const float* x, void* out, size_t n) {
-    auto* blocks = static_cast<BlockQ8_0*>(out);
-    for (size_t b = 0; b < n / qk8_0; ++b) {
-        const float* xb = x + b * qk8_0;
-        float amax = 0.0f;
-        for (size_t j = 0; j < qk8_0; ++j) amax = std::max(amax, std::fabs(xb[j]));
-        const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        blocks[b].d = fp32_to_fp16(d);
-        for (size_t j = 0; j < qk8_0; ++j) blocks[b].qs[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
-    }
+    quantize_q8_0_blocks(x, static_cast<BlockQ8_0*>(out), n, true);
 }
 
 void convert_activations_f16(const float* x, void* out, size_t n) {

@@ -111,7 +111,9 @@ void quantize_q4_2(const float* x, BlockQ4_2* blocks, size_t n) {
     }
 }
 
-void quantize_q8_0(const float* x, BlockQ8_0* blocks, size_t n) {
+}  // namespace
+
+void quantize_q8_0_blocks(const float* x, BlockQ8_0* blocks, size_t n, bool ties_to_even) {
     for (size_t b = 0; b < n / qk8_0; ++b) {
         const float* xb = x + b * qk8_0;
         float amax = 0.0f;
@@ -119,9 +121,14 @@ void quantize_q8_0(const float* x, BlockQ8_0* blocks, size_t n) {
         const float d = amax / 127.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         blocks[b].d = fp32_to_fp16(d);
-        for (size_t j = 0; j < qk8_0; ++j) blocks[b].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
+        for (size_t j = 0; j < qk8_0; ++j) {
+            const float v = xb[j] * id;
+            blocks[b].qs[j] = static_cast<int8_t>(ties_to_even ? std::nearbyint(v) : std::roundf(v));
+        }
     }
 }
+
+namespace {
 
 }  // namespace
 
@@ -166,7 +173,7 @@ void quantize_row_reference(TensorType type, const float* src, void* dst, size_t
         case TensorType::q4_2:
             return quantize_q4_2(src, static_cast<BlockQ4_2*>(dst), n);
         case TensorType::q8_0:
-            return quantize_q8_0(src, static_cast<BlockQ8_0*>(dst), n);
+            return quantize_q8_0_blocks(src, static_cast<BlockQ8_0*>(dst), n, false);
         default:
             break;
     }
