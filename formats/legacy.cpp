@@ -2,6 +2,7 @@
 // its hyperparameters to `{arch}.*` keys, so the rest of nibble sees one shape.
 #include "formats/legacy.hpp"
 
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
@@ -14,17 +15,20 @@ namespace {
 // GPT-2's byte -> printable character map, so raw-byte vocabularies become the
 // byte-level BPE alphabet the tokenizer expects.
 std::string to_byte_alphabet(std::string_view raw) {
+    // The code point of each byte, computed once: printable bytes stand for themselves,
+    // the others take 256, 257, ... in byte order.
+    static const std::array<uint32_t, 256> code_points = [] {
+        std::array<uint32_t, 256> table{};
+        uint32_t next = 256;
+        for (uint32_t b = 0; b < 256; ++b) {
+            const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+            table[b] = printable ? b : next++;
+        }
+        return table;
+    }();
     std::string out;
     for (unsigned char b : raw) {
-        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-        uint32_t cp = b;
-        if (!printable) {
-            uint32_t shift = 0;  // position among the non-printable bytes
-            for (uint32_t x = 0; x < b; ++x) {
-                if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174)) ++shift;
-            }
-            cp = 256 + shift;
-        }
+        const uint32_t cp = code_points[b];
         if (cp < 0x80) {
             out += static_cast<char>(cp);
         } else {

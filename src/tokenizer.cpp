@@ -13,13 +13,6 @@ namespace {
 
 const std::string space_marker = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
 
-size_t utf8_length(unsigned char lead) {
-    if (lead < 0x80) return 1;
-    if ((lead >> 5) == 0x6) return 2;
-    if ((lead >> 4) == 0xe) return 3;
-    if ((lead >> 3) == 0x1e) return 4;
-    return 1;  // a stray continuation or invalid byte stands alone
-}
 
 int hex_digit(char c) {
     if (c >= '0' && c <= '9') return c - '0';

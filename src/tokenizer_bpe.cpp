@@ -46,13 +46,6 @@ const ByteAlphabet& byte_alphabet() {
     return alphabet;
 }
 
-size_t utf8_length(unsigned char lead) {
-    if (lead < 0x80) return 1;
-    if ((lead >> 5) == 0x6) return 2;
-    if ((lead >> 4) == 0xe) return 3;
-    if ((lead >> 3) == 0x1e) return 4;
-    return 1;
-}
 
 // Bytes a vocabulary entry stands for; entries outside the alphabet keep their text.
 std::string decode_token_text(const std::string& text) {

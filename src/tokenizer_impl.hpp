@@ -11,6 +11,16 @@
 
 namespace nibble::detail {
 
+/// Bytes of the UTF-8 character that starts with `lead`; a stray continuation or
+/// invalid byte counts as one.
+inline size_t utf8_length(unsigned char lead) {
+    if (lead < 0x80) return 1;
+    if ((lead >> 5) == 0x6) return 2;
+    if ((lead >> 4) == 0xe) return 3;
+    if ((lead >> 3) == 0x1e) return 4;
+    return 1;
+}
+
 /// Token types as GGUF stores them (tokenizer.ggml.token_type).
 enum class TokenType : int32_t { undefined = 0, normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
 
