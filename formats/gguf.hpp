@@ -32,6 +32,8 @@ public:
     void add_all(const TensorDirectory& directory);
 
     std::vector<std::byte> bytes() const;
+    /// Everything before the tensor data (padded to the alignment).
+    std::vector<std::byte> header() const;
     /// Writes atomically enough for tools: to `path`; throws io on failure.
     void write(const std::string& path) const;
 

@@ -1,5 +1,6 @@
 // GGUF writer: the exact inverse of the reader, for tests, the converter and quantizer.
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -131,7 +132,7 @@ void GgufWriter::add_all(const TensorDirectory& directory) {
     }
 }
 
-std::vector<std::byte> GgufWriter::bytes() const {
+std::vector<std::byte> GgufWriter::header() const {
     ByteSink sink(version_);
     sink.put_bytes(std::as_bytes(std::span<const char>("GGUF", 4)));
     sink.put(version_);
@@ -142,32 +143,51 @@ std::vector<std::byte> GgufWriter::bytes() const {
         sink.put_value(value);
     }
     uint64_t offset = 0;
-    std::vector<uint64_t> offsets;
     for (const auto& t : tensors_) {
         sink.put_string(t.name);
         sink.put(static_cast<uint32_t>(t.ne.size()));
         for (uint64_t d : t.ne) sink.put_count(d);
         sink.put(t.type_id);
         sink.put(offset);
-        offsets.push_back(offset);
         offset += t.data.size();
         offset += (alignment_ - offset % alignment_) % alignment_;
     }
     sink.pad_to(alignment_);
-    for (const auto& t : tensors_) {
-        sink.put_bytes(t.data);
-        sink.pad_to(alignment_);
-    }
     return std::move(sink.bytes());
 }
 
+std::vector<std::byte> GgufWriter::bytes() const {
+    std::vector<std::byte> out = header();
+    for (const auto& t : tensors_) {
+        out.insert(out.end(), t.data.begin(), t.data.end());
+        out.resize(out.size() + (alignment_ - out.size() % alignment_) % alignment_);
+    }
+    return out;
+}
+
 void GgufWriter::write(const std::string& path) const {
-    const auto data = bytes();
+    // Streamed: the tensor data goes from the caller's buffers to the file, never copied.
     std::FILE* f = std::fopen(path.c_str(), "wb");
     if (f == nullptr) throw Error(ErrorCode::io, fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
-    const size_t written = std::fwrite(data.data(), 1, data.size(), f);
+    bool ok = true;
+    uint64_t written = 0;
+    auto put = [&](const void* data, size_t size) {
+        ok = ok && std::fwrite(data, 1, size, f) == size;
+        written += size;
+    };
+    const auto head = header();
+    put(head.data(), head.size());
+    static constexpr std::byte zeros[64]{};
+    for (const auto& t : tensors_) {
+        put(t.data.data(), t.data.size());
+        for (size_t pad = (alignment_ - written % alignment_) % alignment_; pad > 0;) {
+            const size_t step = std::min(pad, sizeof(zeros));
+            put(zeros, step);
+            pad -= step;
+        }
+    }
     const bool closed = std::fclose(f) == 0;
-    if (written != data.size() || !closed) throw Error(ErrorCode::io, fmt::format("{}: write failed", path));
+    if (!ok || !closed) throw Error(ErrorCode::io, fmt::format("{}: write failed", path));
 }
 
 }  // namespace nibble::formats

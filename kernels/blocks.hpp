@@ -40,6 +40,20 @@ struct BlockQ8_0 {
 };
 static_assert(sizeof(BlockQ8_0) == 34);
 
+/// What a q8_0 activation row keeps after its blocks: the scale as a float and the sums
+/// of the quants (whole block and each half), so that kernels multiplying unsigned
+/// weights by signed activations can take the weights' offset out without re-summing.
+struct ActivationBlockSums {
+    float d;
+    int32_t sum, sum_lo, sum_hi;
+};
+
+/// Byte offset of the ActivationBlockSums of a q8_0 activation row of n elements.
+inline constexpr size_t q8_activation_sums_offset(size_t n) { return (n / qk8_0 * sizeof(BlockQ8_0) + 15) / 16 * 16; }
+
+/// Fills the sums after the blocks of a quantized activation row of n elements.
+void write_activation_sums(void* row, size_t n);
+
 /// q8_0 blocks from floats: amax / 127 scale, fp16-stored, quants rounded half away from
 /// zero (the file format's reference quantizer) or half to even (activations, as SIMD rounds).
 void quantize_q8_0_blocks(const float* x, BlockQ8_0* blocks, size_t n, bool ties_to_even);

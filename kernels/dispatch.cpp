@@ -26,9 +26,12 @@ std::vector<Candidate> supported() {
     std::vector<Candidate> out;
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
-        out.push_back({"avx2", &avx2_kernels()});
-    }
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    if (avx512 && __builtin_cpu_supports("avx512vnni")) out.push_back({"avx512", &avx512_vnni_kernels()});
+    if (avx512) out.push_back({"avx512", &avx512_kernels()});
+    if (avx2) out.push_back({"avx2", &avx2_kernels()});
 #endif
 #if defined(__aarch64__)
     if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) out.push_back({"neon", &neon_dotprod_kernels()});
@@ -44,7 +47,7 @@ const KernelTable& choose_kernels() {
     if (forced == nullptr || *forced == '\0') return *candidates.front().table;
     std::string names;
     for (const auto& c : candidates) {
-        if (c.name == forced) return *c.table;
+        if (c.name == forced || std::string_view(c.table->isa) == forced) return *c.table;
         if (names.find(c.name) == std::string::npos) names += (names.empty() ? "" : ", ") + std::string(c.name);
     }
     throw Error(ErrorCode::unsupported,

@@ -14,6 +14,12 @@ namespace nibble::kernels {
 /// quantized weights multiply q8 blocks, f16 weights multiply f16, f32 stays f32.
 enum class ActivationFormat { f32, f16, q8_0 };
 
+/// Rows [0, rows) of one weight type times `tokens` converted activation rows:
+/// y[t * y_stride + r] = dot(w + r * w_stride, a + t * a_stride) over `cols` elements.
+/// Tables tile this as suits their registers (rows x tokens per micro-kernel).
+using MulRows = void (*)(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride,
+                         size_t tokens, size_t cols, float* y, size_t y_stride);
+
 /// Function pointers implementing the hot loops. `n` counts elements; for the
 /// block types it is a multiple of the block size (callers check).
 struct KernelTable {
@@ -28,13 +34,23 @@ struct KernelTable {
     float (*dot_q4_1)(const void* weights, const void* activations, size_t n);
     float (*dot_q4_2)(const void* weights, const void* activations, size_t n);
     float (*dot_q8_0)(const void* weights, const void* activations, size_t n);
+
+    MulRows mul_f32, mul_f16, mul_q4_0, mul_q4_1, mul_q4_2, mul_q8_0;
+
+    /// Rows per panel of the packed layout this table multiplies (packed.hpp); 0 = the
+    /// table reads the file's layout only. A null mul_packed_* leaves that type unpacked.
+    size_t panel_rows = 0;
+    MulRows mul_packed_q4_0 = nullptr, mul_packed_q4_1 = nullptr, mul_packed_q4_2 = nullptr, mul_packed_q8_0 = nullptr;
 };
+
+/// The packed-layout MulRows of `table` for `type`, or null when it does not pack it.
+MulRows packed_mul(const KernelTable& table, TensorType type) noexcept;
 
 /// The portable reference implementation every ISA is tested against.
 const KernelTable& reference_kernels() noexcept;
 
 /// The table in use: the best the CPU supports, or the one named by NIBBLE_ISA
-/// (scalar, avx2, neon; an unknown name or one the CPU lacks throws nibble::Error).
+/// (scalar, avx2, avx512, neon; an unknown name or one the CPU lacks throws nibble::Error).
 /// Chosen on first call.
 const KernelTable& active_kernels();
 
@@ -43,6 +59,8 @@ std::vector<const KernelTable*> available_kernels();
 
 #if defined(__x86_64__)
 const KernelTable& avx2_kernels() noexcept;          ///< needs AVX2, FMA and F16C
+const KernelTable& avx512_kernels() noexcept;        ///< needs AVX-512 F/BW/VL/DQ (and FMA, F16C)
+const KernelTable& avx512_vnni_kernels() noexcept;   ///< the same plus AVX-512 VNNI
 #endif
 #if defined(__aarch64__)
 const KernelTable& neon_kernels() noexcept;          ///< every ARMv8 CPU
@@ -52,7 +70,8 @@ const KernelTable& neon_dotprod_kernels() noexcept;  ///< needs the dot-product 
 /// Which activation format pairs with a weight type; throws for unsupported types.
 ActivationFormat activation_format(TensorType type);
 
-/// Bytes of one converted activation row of n elements.
+/// Bytes of one converted activation row of n elements (for q8_0: the blocks, then
+/// one ActivationBlockSums per block).
 size_t activation_row_bytes(ActivationFormat format, size_t n);
 
 /// Bytes of one weight row of n elements of `type` (n a multiple of its block).
@@ -76,6 +95,7 @@ struct MatrixView {
     size_t rows = 0;
     size_t cols = 0;
     size_t row_stride = 0;
+    size_t panel_rows = 0;  ///< >0: packed in panels of this many rows (packed.hpp), row_stride apart per row
 };
 
 /// y[t][r] = dot(W row r, x[t]) for t < n_tokens. x is [n_tokens][cols] f32, y is
@@ -83,6 +103,22 @@ struct MatrixView {
 /// needed) and reused by every row; rows are split over `threads` OpenMP threads.
 void matmul(const KernelTable& kernels, const MatrixView& w, const float* x, size_t n_tokens,
             float* y, std::span<std::byte> scratch, int threads);
+
+/// How a product is cut up: which MulRows, and chunks of rows handed to threads.
+struct MatmulPlan {
+    MulRows mul = nullptr;
+    size_t act_bytes = 0;        ///< one converted activation row
+    size_t unit = 1;             ///< rows that go together (a panel when packed)
+    size_t units_per_chunk = 1;  ///< units per hand-out
+    size_t chunks = 0;
+};
+MatmulPlan plan_matmul(const KernelTable& kernels, const MatrixView& w, size_t n_tokens);
+
+/// The body of matmul for callers already inside an OpenMP parallel region (every
+/// thread of the team must call it): work-shares the activation conversion, then the
+/// row chunks, with the barriers of `omp for` between and after.
+void matmul_in_parallel(const MatmulPlan& plan, const MatrixView& w, const float* x, size_t n_tokens, float* y,
+                        std::byte* scratch, const KernelTable& kernels);
 
 /// Scratch bytes matmul needs for n_tokens rows of `cols` activations against `type`.
 size_t matmul_scratch_bytes(TensorType type, size_t cols, size_t n_tokens);

@@ -1,4 +1,5 @@
 // The matrix product driver: convert activations once, then hand rows to threads.
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/blocks.hpp"
@@ -24,7 +25,7 @@ size_t activation_row_bytes(ActivationFormat format, size_t n) {
     switch (format) {
         case ActivationFormat::f32: return n * sizeof(float);
         case ActivationFormat::f16: return n * sizeof(uint16_t);
-        case ActivationFormat::q8_0: return n / qk8_0 * sizeof(BlockQ8_0);
+        case ActivationFormat::q8_0: return q8_activation_sums_offset(n) + n / qk8_0 * sizeof(ActivationBlockSums);
     }
     return 0;
 }
@@ -33,45 +34,95 @@ size_t matmul_scratch_bytes(TensorType type, size_t cols, size_t n_tokens) {
     return activation_row_bytes(activation_format(type), cols) * n_tokens;
 }
 
-void matmul(const KernelTable& kernels, const MatrixView& w, const float* x, size_t n_tokens, float* y,
-            std::span<std::byte> scratch, int threads) {
+MulRows packed_mul(const KernelTable& table, TensorType type) noexcept {
+    if (table.panel_rows == 0) return nullptr;
+    switch (type) {
+        case TensorType::q4_0: return table.mul_packed_q4_0;
+        case TensorType::q4_1: return table.mul_packed_q4_1;
+        case TensorType::q4_2: return table.mul_packed_q4_2;
+        case TensorType::q8_0: return table.mul_packed_q8_0;
+        default: return nullptr;
+    }
+}
+
+void convert_activations(const KernelTable& kernels, const MatrixView& w, const float* x, size_t first, size_t count,
+                         std::byte* act) {
     const ActivationFormat format = activation_format(w.type);
     const size_t act_bytes = activation_row_bytes(format, w.cols);
-    if (scratch.size() < act_bytes * n_tokens) {
-        throw Error(ErrorCode::out_of_range, "matmul: scratch buffer too small");
-    }
-    float (*dot)(const void*, const void*, size_t) = nullptr;
-    switch (w.type) {
-        case TensorType::f32: dot = kernels.dot_f32; break;
-        case TensorType::f16: dot = kernels.dot_f16; break;
-        case TensorType::q4_0: dot = kernels.dot_q4_0; break;
-        case TensorType::q4_1: dot = kernels.dot_q4_1; break;
-        case TensorType::q4_2: dot = kernels.dot_q4_2; break;
-        case TensorType::q8_0: dot = kernels.dot_q8_0; break;
-        default: break;
-    }
-    std::byte* act = scratch.data();
-    for (size_t t = 0; t < n_tokens; ++t) {
+    for (size_t t = first; t < first + count; ++t) {
         const float* xt = x + t * w.cols;
         std::byte* at = act + t * act_bytes;
         switch (format) {
             case ActivationFormat::f32: std::memcpy(at, xt, act_bytes); break;
             case ActivationFormat::f16: kernels.convert_activations_f16(xt, at, w.cols); break;
-            case ActivationFormat::q8_0: kernels.quantize_activations_q8_0(xt, at, w.cols); break;
+            case ActivationFormat::q8_0:
+                kernels.quantize_activations_q8_0(xt, at, w.cols);
+                write_activation_sums(at, w.cols);
+                break;
         }
     }
-    const auto* base = static_cast<const std::byte*>(w.data);
-    const auto rows = static_cast<ptrdiff_t>(w.rows);
-    // Each row is read once and multiplied with every token while it is in cache.
+}
+
+MatmulPlan plan_matmul(const KernelTable& kernels, const MatrixView& w, size_t n_tokens) {
+    MatmulPlan plan;
+    switch (w.type) {
+        case TensorType::f32: plan.mul = kernels.mul_f32; break;
+        case TensorType::f16: plan.mul = kernels.mul_f16; break;
+        case TensorType::q4_0: plan.mul = kernels.mul_q4_0; break;
+        case TensorType::q4_1: plan.mul = kernels.mul_q4_1; break;
+        case TensorType::q4_2: plan.mul = kernels.mul_q4_2; break;
+        case TensorType::q8_0: plan.mul = kernels.mul_q8_0; break;
+        default: throw Error(ErrorCode::unsupported, "no matrix kernel for weight type " + tensor_type_name(static_cast<uint32_t>(w.type)));
+    }
+    plan.act_bytes = activation_row_bytes(activation_format(w.type), w.cols);
+    plan.unit = 1;
+    if (w.panel_rows > 0) {
+        plan.mul = packed_mul(kernels, w.type);
+        if (plan.mul == nullptr || w.panel_rows != kernels.panel_rows) {
+            throw Error(ErrorCode::invalid_argument, "matmul: weights packed for another kernel table");
+        }
+        plan.unit = w.panel_rows;
+    }
+    // Chunks of about 32 KiB of weights (a panel at least) per hand-out: small enough
+    // to balance threads, large enough that handing out costs nothing.
+    const size_t bytes_per_unit = row_bytes(w.type, w.cols) * plan.unit;
+    plan.units_per_chunk = std::max<size_t>(1, (size_t{32} << 10) / std::max<size_t>(bytes_per_unit, 1));
+    if (n_tokens > 1) plan.units_per_chunk = std::max<size_t>(1, plan.units_per_chunk / 2);
+    plan.chunks = (w.rows / plan.unit + plan.units_per_chunk - 1) / plan.units_per_chunk;
+    return plan;
+}
+
+void run_matmul_chunk(const MatmulPlan& plan, const MatrixView& w, const std::byte* act, size_t n_tokens, float* y, size_t chunk) {
+    const size_t r0 = chunk * plan.units_per_chunk * plan.unit;
+    const size_t rows = std::min(w.rows - r0, plan.units_per_chunk * plan.unit);
+    const auto* base = static_cast<const std::byte*>(w.data) + r0 * w.row_stride;
+    const size_t stride = w.row_stride * plan.unit;  // between rows, or between panels
+    plan.mul(base, stride, rows, act, plan.act_bytes, n_tokens, w.cols, y + r0, w.rows);
+}
+
+void matmul(const KernelTable& kernels, const MatrixView& w, const float* x, size_t n_tokens, float* y,
+            std::span<std::byte> scratch, int threads) {
+    const MatmulPlan plan = plan_matmul(kernels, w, n_tokens);
+    if (scratch.size() < plan.act_bytes * n_tokens) {
+        throw Error(ErrorCode::out_of_range, "matmul: scratch buffer too small");
+    }
     // Small products are not worth waking threads for.
     const bool parallel = threads > 1 && w.rows * w.cols * n_tokens >= (size_t{1} << 18);
-#pragma omp parallel for num_threads(threads) schedule(static) if (parallel)
-    for (ptrdiff_t r = 0; r < rows; ++r) {
-        const std::byte* row = base + static_cast<size_t>(r) * w.row_stride;
-        for (size_t t = 0; t < n_tokens; ++t) {
-            y[t * w.rows + static_cast<size_t>(r)] = dot(row, act + t * act_bytes, w.cols);
-        }
+#pragma omp parallel num_threads(threads) if (parallel)
+    {
+        matmul_in_parallel(plan, w, x, n_tokens, y, scratch.data(), kernels);
     }
+}
+
+void matmul_in_parallel(const MatmulPlan& plan, const MatrixView& w, const float* x, size_t n_tokens, float* y,
+                        std::byte* scratch, const KernelTable& kernels) {
+    // Orphaned work-sharing: binds to whatever parallel region the caller is in.
+    const auto tokens = static_cast<ptrdiff_t>(n_tokens);
+#pragma omp for schedule(static)
+    for (ptrdiff_t t = 0; t < tokens; ++t) convert_activations(kernels, w, x, static_cast<size_t>(t), 1, scratch);
+    const auto chunks = static_cast<ptrdiff_t>(plan.chunks);
+#pragma omp for schedule(dynamic, 1)
+    for (ptrdiff_t c = 0; c < chunks; ++c) run_matmul_chunk(plan, w, scratch, n_tokens, y, static_cast<size_t>(c));
 }
 
 }  // namespace nibble::kernels

@@ -34,6 +34,8 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<const formats
         throw Error(ErrorCode::unsupported, fmt::format("{}: architecture '{}' is not supported", dir->file_name(), *arch_name));
     }
     arch->bind(*dir, impl->config, impl->weights);
+    impl->directory = dir;
+    pack_weights(*impl, kernels::active_kernels());
     impl->tokenizer = make_tokenizer(dir->metadata, dir->file_name());
     const size_t vocab = impl->tokenizer.vocab_size();
     if (vocab != 0 && vocab != impl->config.n_vocab) {

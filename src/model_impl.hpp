@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "formats/tensor_directory.hpp"
@@ -58,8 +59,13 @@ struct ModelWeights {
     std::vector<LayerWeights> layers;
 };
 
+struct AlignedDelete {
+    void operator()(std::byte* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
+};
+
 struct ModelImpl {
     std::shared_ptr<const formats::TensorDirectory> directory;
+    std::unique_ptr<std::byte, AlignedDelete> packed_storage;  ///< weights repacked for the kernels, if any
     ModelConfig config;
     ModelWeights weights;
     Tokenizer tokenizer;
@@ -68,5 +74,9 @@ struct ModelImpl {
     static std::shared_ptr<const ModelImpl> create(std::shared_ptr<const formats::TensorDirectory> directory);
     static Tokenizer make_tokenizer(const formats::Metadata& metadata, const std::string& file_name);
 };
+
+/// Repacks the matrices `table` multiplies faster in its panel layout (no-op for tables
+/// without one); the views then point at the packed copy.
+void pack_weights(ModelImpl& model, const kernels::KernelTable& table);
 
 }  // namespace nibble::detail

@@ -31,10 +31,6 @@ struct SessionImpl {
 
 namespace {
 
-int default_threads() {
-    const unsigned n = std::thread::hardware_concurrency();
-    return n == 0 ? 1 : static_cast<int>(n);
-}
 
 // Holds back the bytes of a UTF-8 character that is not complete yet.
 class Utf8Stream {
@@ -65,7 +61,7 @@ private:
 Session::Session(Model model, SessionOptions options) {
     if (!model.impl_) throw Error(ErrorCode::invalid_argument, "Session: the model is empty");
     const detail::ModelImpl& m = *model.impl_;
-    if (options.threads <= 0) options.threads = default_threads();
+    if (options.threads <= 0) options.threads = physical_core_count();
     if (options.batch_threads <= 0) options.batch_threads = options.threads;
     if (options.batch_size == 0) options.batch_size = 1;
     if (options.context_length == 0) options.context_length = std::min<uint32_t>(m.config.n_ctx_train, 4096);

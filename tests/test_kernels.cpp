@@ -8,6 +8,7 @@
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/packed.hpp"
 
 using namespace nibble;
 using namespace nibble::kernels;
@@ -194,6 +195,96 @@ TEST_CASE("every ISA table matches the scalar reference", "[kernels][isa]") {
                     REQUIRE(std::fabs(static_cast<double>(got) - want) <= 1e-5 * magnitude + 1e-30);
                 }
             }
+        }
+    }
+}
+
+TEST_CASE("packing into panels keeps every byte of every row", "[kernels][packed]") {
+    std::mt19937 rng(5);
+    for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q4_2, TensorType::q8_0}) {
+        for (size_t R : {8u, 16u}) {
+            const size_t rows = 2 * R, cols = 96;
+            std::vector<std::byte> w;
+            for (size_t r = 0; r < rows; ++r) {
+                const auto row = quantize(t, random_floats(cols, rng));
+                w.insert(w.end(), row.begin(), row.end());
+            }
+            const size_t stride = row_bytes(t, cols);
+            REQUIRE(packable(t, rows, cols, R));
+            REQUIRE_FALSE(packable(t, rows + 1, cols, R));
+            std::vector<std::byte> packed(w.size());
+            pack_panels(t, R, w.data(), stride, rows, cols, packed.data());
+            CHECK(packed != w);
+            for (size_t r = 0; r < rows; ++r) {
+                std::vector<std::byte> back(stride);
+                unpack_panel_row(t, R, packed.data(), r, cols, back.data());
+                INFO(tensor_type_name(static_cast<uint32_t>(t)) << " R " << R << " row " << r);
+                REQUIRE(std::memcmp(back.data(), w.data() + r * stride, stride) == 0);
+            }
+        }
+    }
+}
+
+TEST_CASE("packed matrix kernels of every ISA match the scalar reference", "[kernels][packed][isa]") {
+    std::mt19937 rng(17);
+    bool any = false;
+    for (const KernelTable* table : available_kernels()) {
+        if (table->panel_rows == 0) continue;
+        const size_t R = table->panel_rows;
+        for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q4_2, TensorType::q8_0}) {
+            if (packed_mul(*table, t) == nullptr) continue;
+            any = true;
+            for (size_t cols : {32u, 160u, 2048u}) {
+                for (size_t tokens : {1u, 2u, 3u, 5u, 8u, 9u, 17u}) {
+                    const size_t rows = 3 * R;
+                    std::vector<std::byte> w;
+                    std::vector<float> w_floats;
+                    for (size_t r = 0; r < rows; ++r) {
+                        auto row_floats = test_vector(cols, static_cast<int>(r % 5), rng);
+                        const auto row = quantize(t, row_floats);
+                        w.insert(w.end(), row.begin(), row.end());
+                    }
+                    const size_t stride = row_bytes(t, cols);
+                    std::vector<std::byte> packed(w.size());
+                    pack_panels(t, R, w.data(), stride, rows, cols, packed.data());
+                    std::vector<float> x;
+                    for (size_t k = 0; k < tokens; ++k) {
+                        const auto v = test_vector(cols, static_cast<int>((k + 2) % 5), rng);
+                        x.insert(x.end(), v.begin(), v.end());
+                    }
+                    const MatrixView plain{t, w.data(), rows, cols, stride, 0};
+                    const MatrixView panels{t, packed.data(), rows, cols, stride, R};
+                    std::vector<std::byte> scratch(matmul_scratch_bytes(t, cols, tokens));
+                    std::vector<float> want(rows * tokens), got(rows * tokens);
+                    matmul(reference_kernels(), plain, x.data(), tokens, want.data(), scratch, 1);
+                    matmul(*table, panels, x.data(), tokens, got.data(), scratch, 2);
+                    for (size_t k = 0; k < tokens; ++k) {
+                        for (size_t r = 0; r < rows; ++r) {
+                            std::vector<float> wd(cols);
+                            dequantize_row(t, w.data() + r * stride, wd.data(), cols);
+                            double magnitude = 0;
+                            for (size_t i = 0; i < cols; ++i) magnitude += std::fabs(static_cast<double>(wd[i]) * x[k * cols + i]);
+                            const float a = want[k * rows + r], b = got[k * rows + r];
+                            INFO(table->isa << " " << tensor_type_name(static_cast<uint32_t>(t)) << " cols " << cols << " tokens "
+                                            << tokens << " row " << r << " token " << k << " want " << a << " got " << b);
+                            REQUIRE(std::fabs(static_cast<double>(b) - a) <= 1e-5 * magnitude + 1e-30);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (!any) WARN("no table with a packed layout on this CPU");
+}
+
+TEST_CASE("the packed-layout tables pack what they can multiply", "[kernels][packed]") {
+    for (const KernelTable* table : available_kernels()) {
+        INFO(table->isa);
+        if (table->panel_rows == 0) {
+            CHECK(packed_mul(*table, TensorType::q4_0) == nullptr);
+        } else {
+            CHECK(packed_mul(*table, TensorType::q4_0) != nullptr);
+            CHECK(packed_mul(*table, TensorType::f32) == nullptr);
         }
     }
 }

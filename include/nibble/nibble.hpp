@@ -114,7 +114,7 @@ private:
 /// Per-session settings.
 struct SessionOptions {
     uint32_t context_length = 0;  ///< KV cache positions; 0 = the model's training context, at most 4096
-    int threads = 0;              ///< generation threads; 0 = one per available core
+    int threads = 0;              ///< generation threads; 0 = physical_core_count()
     int batch_threads = 0;        ///< prompt-processing threads; 0 = same as threads
     uint32_t batch_size = 64;     ///< tokens evaluated together while ingesting a prompt
 };
@@ -251,5 +251,9 @@ QuantizeReport quantize(const std::string& input, const std::string& output, con
 
 /// Library version, "MAJOR.MINOR.PATCH".
 const char* version() noexcept;
+
+/// Physical cores this process may run on (SMT siblings counted once): the default
+/// thread count, since a second hyperthread adds little to bandwidth-bound work.
+int physical_core_count();
 
 }  // namespace nibble

@@ -7,6 +7,8 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/packed_gemm.hpp"
+#include "kernels/rows_by_dot.hpp"
 
 namespace nibble::kernels {
 namespace {
@@ -175,8 +177,54 @@ float dot_q8_0(const void* weights, const void* activations, size_t n) {
     return hsum(acc);
 }
 
+// 8 rows per panel, 4 tokens per tile (16 registers). maddubs is exact for nibbles
+// (15 * 127 * 2 fits int16) but not for q8_0's offset bytes, which stay unpacked here.
+struct Avx2Vec {
+    static constexpr size_t rows = 8;
+    static constexpr int tokens = 4;
+    using I = __m256i;
+    using F = __m256;
+    static I load(const std::byte* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static I low_nibbles(I v) { return _mm256_and_si256(v, _mm256_set1_epi8(0x0f)); }
+    static I high_nibbles(I v) { return _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f)); }
+    static I set1(int32_t v) { return _mm256_set1_epi32(v); }
+    static I broadcast4(const int8_t* p) {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return _mm256_set1_epi32(v);
+    }
+    static I dot(I acc, I u, I s) { return _mm256_add_epi32(acc, dot_u8_i8(u, s)); }
+    static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+    static F zero_f() { return _mm256_setzero_ps(); }
+    static F set1_f(float v) { return _mm256_set1_ps(v); }
+    static F load_half(const std::byte* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
+    static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+    static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+    static void store_f(float* p, F v) { _mm256_storeu_ps(p, v); }
+};
+
 constexpr KernelTable avx2_table{
-    "avx2", quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1, dot_q4_2, dot_q8_0,
+    "avx2",
+    quantize_activations_q8_0,
+    convert_activations_f16,
+    dot_f32,
+    dot_f16,
+    dot_q4_0,
+    dot_q4_1,
+    dot_q4_2,
+    dot_q8_0,
+    rows_by_dot<dot_f32>,
+    rows_by_dot<dot_f16>,
+    rows_by_dot<dot_q4_0>,
+    rows_by_dot<dot_q4_1>,
+    rows_by_dot<dot_q4_2>,
+    rows_by_dot<dot_q8_0>,
+    Avx2Vec::rows,
+    PackedGemm<Avx2Vec, TensorType::q4_0>::mul,
+    PackedGemm<Avx2Vec, TensorType::q4_1>::mul,
+    PackedGemm<Avx2Vec, TensorType::q4_2>::mul,
+    nullptr,
 };
 
 }  // namespace

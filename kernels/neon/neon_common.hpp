@@ -9,6 +9,7 @@
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/rows_by_dot.hpp"
 
 namespace nibble::kernels {
 namespace {
@@ -129,7 +130,10 @@ struct NeonKernels {
     }
 
     static constexpr KernelTable table(const char* name) {
-        return {name, quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1, dot_q4_2, dot_q8_0};
+        return {name,          quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1,
+                dot_q4_2,      dot_q8_0,
+                rows_by_dot<dot_f32>, rows_by_dot<dot_f16>, rows_by_dot<dot_q4_0>, rows_by_dot<dot_q4_1>,
+                rows_by_dot<dot_q4_2>, rows_by_dot<dot_q8_0>};
     }
 };
 

@@ -128,9 +128,18 @@ void quantize_q8_0_blocks(const float* x, BlockQ8_0* blocks, size_t n, bool ties
     }
 }
 
-namespace {
-
-}  // namespace
+void write_activation_sums(void* row, size_t n) {
+    const auto* blocks = static_cast<const BlockQ8_0*>(row);
+    auto* sums = reinterpret_cast<ActivationBlockSums*>(static_cast<std::byte*>(row) + q8_activation_sums_offset(n));
+    for (size_t b = 0; b < n / qk8_0; ++b) {
+        int32_t lo = 0, hi = 0;
+        for (size_t j = 0; j < qk8_0 / 2; ++j) {
+            lo += blocks[b].qs[j];
+            hi += blocks[b].qs[j + qk8_0 / 2];
+        }
+        sums[b] = {fp16_to_fp32(blocks[b].d), lo + hi, lo, hi};
+    }
+}
 
 void dequantize_row(TensorType type, const void* src, float* dst, size_t n) {
     switch (type) {

@@ -1,0 +1,64 @@
+// AVX-512 matrix kernels over packed panels of 16 rows, 8 tokens per tile, written once
+// for CPUs with VNNI (vpdpbusd: a 4-way u8 x i8 dot in one instruction) and without
+// (maddubs + madd). Activation quantization and the single-row dot products are the
+// AVX2 table's: every AVX-512 CPU has AVX2, and those are not where the time goes.
+// Internal linkage throughout: each file compiles its own copy with its own flags.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/kernels.hpp"
+#include "kernels/packed_gemm.hpp"
+
+namespace nibble::kernels {
+namespace {
+
+template <bool Vnni>
+struct Avx512Vec {
+    static constexpr size_t rows = 16;
+    static constexpr int tokens = 8;
+    using I = __m512i;
+    using F = __m512;
+    static I load(const std::byte* p) { return _mm512_loadu_si512(p); }
+    static I low_nibbles(I v) { return _mm512_and_si512(v, _mm512_set1_epi8(0x0f)); }
+    static I high_nibbles(I v) { return _mm512_and_si512(_mm512_srli_epi16(v, 4), _mm512_set1_epi8(0x0f)); }
+    static I set1(int32_t v) { return _mm512_set1_epi32(v); }
+    static I broadcast4(const int8_t* p) {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return _mm512_set1_epi32(v);
+    }
+    static I dot(I acc, I u, I s) {
+        if constexpr (Vnni) {
+            return _mm512_dpbusd_epi32(acc, u, s);
+        } else {  // exact only while u * s pair sums fit int16: nibbles, not q8_0's offset bytes
+            return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+        }
+    }
+    static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+    static F zero_f() { return _mm512_setzero_ps(); }
+    static F set1_f(float v) { return _mm512_set1_ps(v); }
+    static F load_half(const std::byte* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+    static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
+    static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+    static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+    static void store_f(float* p, F v) { _mm512_storeu_ps(p, v); }
+};
+
+template <bool Vnni>
+KernelTable make_avx512_table(const char* name) {
+    using V = Avx512Vec<Vnni>;
+    KernelTable t = avx2_kernels();
+    t.isa = name;
+    t.panel_rows = V::rows;
+    t.mul_packed_q4_0 = PackedGemm<V, TensorType::q4_0>::mul;
+    t.mul_packed_q4_1 = PackedGemm<V, TensorType::q4_1>::mul;
+    t.mul_packed_q4_2 = PackedGemm<V, TensorType::q4_2>::mul;
+    t.mul_packed_q8_0 = Vnni ? PackedGemm<V, TensorType::q8_0>::mul : nullptr;
+    return t;
+}
+
+}  // namespace
+}  // namespace nibble::kernels

@@ -1,0 +1,172 @@
+#include "kernels/packed.hpp"
+
+#include <cstring>
+
+#include "kernels/blocks.hpp"
+#include "kernels/kernels.hpp"
+
+namespace nibble::kernels {
+namespace {
+
+// One 32-element block of a file row as 32 unsigned quants plus scales: the common
+// ground between the file layouts and the panel layout.
+struct PlainBlock {
+    uint8_t q[32];
+    uint16_t d[2];
+    uint16_t m;
+};
+
+size_t file_block_bytes(TensorType type) {
+    switch (type) {
+        case TensorType::q4_0: return sizeof(BlockQ4_0);
+        case TensorType::q4_1: return sizeof(BlockQ4_1);
+        case TensorType::q4_2: return 2 * sizeof(BlockQ4_2);
+        default: return sizeof(BlockQ8_0);
+    }
+}
+
+PlainBlock read_file_block(TensorType type, const std::byte* src) {
+    PlainBlock p{};
+    auto nibbles = [&](const uint8_t* qs) {
+        for (int j = 0; j < 16; ++j) {
+            p.q[j] = qs[j] & 0x0f;
+            p.q[j + 16] = qs[j] >> 4;
+        }
+    };
+    switch (type) {
+        case TensorType::q4_0: {
+            BlockQ4_0 b;
+            std::memcpy(&b, src, sizeof b);
+            p.d[0] = b.d;
+            nibbles(b.qs);
+            break;
+        }
+        case TensorType::q4_1: {
+            BlockQ4_1 b;
+            std::memcpy(&b, src, sizeof b);
+            p.d[0] = b.d;
+            p.m = b.m;
+            nibbles(b.qs);
+            break;
+        }
+        case TensorType::q4_2:
+            for (int s = 0; s < 2; ++s) {
+                BlockQ4_2 b;
+                std::memcpy(&b, src + s * sizeof b, sizeof b);
+                p.d[s] = b.d;
+                for (int j = 0; j < 8; ++j) {
+                    p.q[16 * s + 2 * j] = b.qs[j] & 0x0f;
+                    p.q[16 * s + 2 * j + 1] = b.qs[j] >> 4;
+                }
+            }
+            break;
+        default: {
+            BlockQ8_0 b;
+            std::memcpy(&b, src, sizeof b);
+            p.d[0] = b.d;
+            for (int j = 0; j < 32; ++j) p.q[j] = static_cast<uint8_t>(b.qs[j] + 128);
+            break;
+        }
+    }
+    return p;
+}
+
+void write_file_block(TensorType type, const PlainBlock& p, std::byte* dst) {
+    auto nibbles = [&](uint8_t* qs) {
+        for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(p.q[j] | p.q[j + 16] << 4);
+    };
+    switch (type) {
+        case TensorType::q4_0: {
+            BlockQ4_0 b{p.d[0], {}};
+            nibbles(b.qs);
+            std::memcpy(dst, &b, sizeof b);
+            break;
+        }
+        case TensorType::q4_1: {
+            BlockQ4_1 b{p.d[0], p.m, {}};
+            nibbles(b.qs);
+            std::memcpy(dst, &b, sizeof b);
+            break;
+        }
+        case TensorType::q4_2:
+            for (int s = 0; s < 2; ++s) {
+                BlockQ4_2 b{p.d[s], {}};
+                for (int j = 0; j < 8; ++j) b.qs[j] = static_cast<uint8_t>(p.q[16 * s + 2 * j] | p.q[16 * s + 2 * j + 1] << 4);
+                std::memcpy(dst + s * sizeof b, &b, sizeof b);
+            }
+            break;
+        default: {
+            BlockQ8_0 b{p.d[0], {}};
+            for (int j = 0; j < 32; ++j) b.qs[j] = static_cast<int8_t>(p.q[j] - 128);
+            std::memcpy(dst, &b, sizeof b);
+            break;
+        }
+    }
+}
+
+// Where row r's block lands inside a panel block of R rows, and back.
+template <bool ToPanel>
+void move_panel_block(TensorType type, size_t R, size_t r, PlainBlock& p, std::byte* panel_block) {
+    auto* bytes = reinterpret_cast<uint8_t*>(panel_block);
+    auto* scales = reinterpret_cast<uint16_t*>(panel_block + (type == TensorType::q8_0 ? 32 : 16) * R);
+    auto fp16 = [&](size_t index, uint16_t& v) {
+        if constexpr (ToPanel) {
+            std::memcpy(scales + index, &v, 2);
+        } else {
+            std::memcpy(&v, scales + index, 2);
+        }
+    };
+    if (type == TensorType::q8_0) {
+        for (size_t g = 0; g < 8; ++g) {
+            for (size_t i = 0; i < 4; ++i) {
+                uint8_t& cell = bytes[g * 4 * R + 4 * r + i];
+                if constexpr (ToPanel) cell = p.q[4 * g + i]; else p.q[4 * g + i] = cell;
+            }
+        }
+    } else {
+        for (size_t c = 0; c < 4; ++c) {
+            for (size_t i = 0; i < 4; ++i) {
+                uint8_t& cell = bytes[c * 4 * R + 4 * r + i];
+                if constexpr (ToPanel) {
+                    cell = static_cast<uint8_t>(p.q[4 * c + i] | p.q[16 + 4 * c + i] << 4);
+                } else {
+                    p.q[4 * c + i] = cell & 0x0f;
+                    p.q[16 + 4 * c + i] = cell >> 4;
+                }
+            }
+        }
+    }
+    fp16(r, p.d[0]);
+    if (type == TensorType::q4_2) fp16(R + r, p.d[1]);
+    if (type == TensorType::q4_1) fp16(R + r, p.m);
+}
+
+}  // namespace
+
+bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noexcept {
+    const bool known = type == TensorType::q4_0 || type == TensorType::q4_1 || type == TensorType::q4_2 || type == TensorType::q8_0;
+    return known && panel_rows > 0 && rows % panel_rows == 0 && cols % qk8_0 == 0 && cols > 0;
+}
+
+void pack_panels(TensorType type, size_t R, const std::byte* src, size_t row_stride, size_t rows, size_t cols, std::byte* dst) {
+    const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;
+    for (size_t r = 0; r < rows; ++r) {
+        std::byte* panel = dst + (r / R) * panel_block * blocks;
+        for (size_t b = 0; b < blocks; ++b) {
+            PlainBlock p = read_file_block(type, src + r * row_stride + b * block_bytes);
+            move_panel_block<true>(type, R, r % R, p, panel + b * panel_block);
+        }
+    }
+}
+
+void unpack_panel_row(TensorType type, size_t R, const std::byte* packed, size_t row, size_t cols, std::byte* dst) {
+    const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;
+    const std::byte* panel = packed + (row / R) * panel_block * blocks;
+    for (size_t b = 0; b < blocks; ++b) {
+        PlainBlock p{};
+        move_panel_block<false>(type, R, row % R, p, const_cast<std::byte*>(panel + b * panel_block));
+        write_file_block(type, p, dst + b * block_bytes);
+    }
+}
+
+}  // namespace nibble::kernels

@@ -1,0 +1,32 @@
+// Weights repacked at load into panels of R rows, the layout the x86 matrix kernels
+// read: one 4-way u8 x i8 dot instruction then advances R rows by 4 k for one token,
+// with that token's 4 activation bytes broadcast. Panels keep the file's bytes per row
+// (fp16 scales, packed nibbles), so a packed model takes no more memory than its file.
+//
+// Per 32-element block, a panel of R rows holds:
+//   q4_0, q4_1, q4_2: 4 chunks of 4R bytes; byte 4r+i of chunk c holds row r's element
+//     4c+i in its low nibble and element 16+4c+i in its high nibble (0..15, unsigned);
+//     then R fp16 scales (q4_2: R for elements 0..15, R for 16..31); q4_1 then R fp16 mins.
+//   q8_0: 8 chunks of 4R bytes; byte 4r+i of chunk g is row r's element 4g+i plus 128;
+//     then R fp16 scales.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "nibble/tensor_type.hpp"
+
+namespace nibble::kernels {
+
+/// Whether a rows x cols matrix of `type` can be packed in panels of `panel_rows`.
+bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noexcept;
+
+/// Packs rows x cols weights (rows `row_stride` bytes apart) into `dst`, which holds
+/// row_bytes(type, cols) * rows bytes. Panels are row_bytes * panel_rows bytes apart.
+void pack_panels(TensorType type, size_t panel_rows, const std::byte* src, size_t row_stride, size_t rows, size_t cols,
+                 std::byte* dst);
+
+/// Unpacks one row of a packed matrix back into the file's layout (for tests and tools).
+void unpack_panel_row(TensorType type, size_t panel_rows, const std::byte* packed, size_t row, size_t cols, std::byte* dst);
+
+}  // namespace nibble::kernels

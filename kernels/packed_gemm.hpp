@@ -1,0 +1,119 @@
+// Matrix x matrix (and matrix x vector) over weights packed in panels (packed.hpp),
+// written once for every x86 vector width V. A tile is R rows (one per int32 lane) by
+// T tokens; the unpacked weights of a block stay in registers while every token of the
+// tile meets them, so unpacking is paid once per tile, not once per token.
+//
+// Weights are unsigned in the panels (nibbles 0..15; q8_0 offset by 128), so each int32
+// accumulator starts at -offset * (sum of the activation quants it will meet), taken
+// from the activation row's ActivationBlockSums; the result is exact integer arithmetic.
+// Elements 0..15 and 16..31 of a block use separate accumulators: two short dependency
+// chains instead of one long one, and q4_2's two scales fall out for free.
+//
+// Included by one file per ISA; internal linkage throughout.
+#pragma once
+
+#include <cstring>
+
+#include "kernels/blocks.hpp"
+#include "nibble/tensor_type.hpp"
+
+namespace nibble::kernels {
+namespace {
+
+template <class V, TensorType Type>
+struct PackedGemm {
+    static constexpr size_t R = V::rows;
+    static constexpr bool nibbles = Type != TensorType::q8_0;
+    static constexpr int32_t offset = Type == TensorType::q4_1 ? 0 : Type == TensorType::q8_0 ? 128 : 8;
+    static constexpr size_t quant_bytes = (nibbles ? 16 : 32) * R;
+    static constexpr size_t block_bytes = quant_bytes + R * 2 * (Type == TensorType::q4_0 || Type == TensorType::q8_0 ? 1 : 2);
+
+    template <int T>
+    static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, size_t sums_offset, float* y,
+                     size_t y_stride) {
+        typename V::F out[T];
+        const int8_t* quants[T];
+        const ActivationBlockSums* sums[T];
+        for (int t = 0; t < T; ++t) {
+            out[t] = V::zero_f();
+            quants[t] = reinterpret_cast<const BlockQ8_0*>(a + static_cast<size_t>(t) * a_stride)->qs;
+            sums[t] = reinterpret_cast<const ActivationBlockSums*>(a + static_cast<size_t>(t) * a_stride + sums_offset);
+        }
+        for (size_t b = 0; b < blocks; ++b) {
+            const std::byte* block = panel + b * block_bytes;
+            typename V::I lo[T], hi[T];  // elements 0..15 and 16..31
+            for (int t = 0; t < T; ++t) {
+                lo[t] = V::set1(-offset * sums[t][b].sum_lo);
+                hi[t] = V::set1(-offset * sums[t][b].sum_hi);
+            }
+            const size_t q = b * sizeof(BlockQ8_0);
+            if constexpr (nibbles) {
+                for (size_t c = 0; c < 4; ++c) {
+                    const typename V::I packed = V::load(block + c * 4 * R);
+                    const typename V::I low = V::low_nibbles(packed), high = V::high_nibbles(packed);
+                    for (int t = 0; t < T; ++t) {
+                        lo[t] = V::dot(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
+                        hi[t] = V::dot(hi[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
+                    }
+                }
+            } else {
+                for (size_t g = 0; g < 4; ++g) {
+                    const typename V::I first = V::load(block + g * 4 * R), second = V::load(block + (g + 4) * 4 * R);
+                    for (int t = 0; t < T; ++t) {
+                        lo[t] = V::dot(lo[t], first, V::broadcast4(quants[t] + q + 4 * g));
+                        hi[t] = V::dot(hi[t], second, V::broadcast4(quants[t] + q + 16 + 4 * g));
+                    }
+                }
+            }
+            const std::byte* scales = block + quant_bytes;
+            const typename V::F d = V::load_half(scales);
+            if constexpr (Type == TensorType::q4_2) {
+                const typename V::F d_hi = V::load_half(scales + 2 * R);
+                for (int t = 0; t < T; ++t) {
+                    const typename V::F da = V::set1_f(sums[t][b].d);
+                    out[t] = V::fmadd(V::to_float(lo[t]), V::mul(d, da), out[t]);
+                    out[t] = V::fmadd(V::to_float(hi[t]), V::mul(d_hi, da), out[t]);
+                }
+            } else {
+                for (int t = 0; t < T; ++t) {
+                    out[t] = V::fmadd(V::to_float(V::add(lo[t], hi[t])), V::mul(d, V::set1_f(sums[t][b].d)), out[t]);
+                }
+            }
+            if constexpr (Type == TensorType::q4_1) {
+                const typename V::F m = V::load_half(scales + 2 * R);
+                for (int t = 0; t < T; ++t) {
+                    out[t] = V::fmadd(m, V::set1_f(sums[t][b].d * static_cast<float>(sums[t][b].sum)), out[t]);
+                }
+            }
+        }
+        for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, out[t]);
+    }
+
+    template <int T>
+    static void tail(size_t n, const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, size_t sums_offset,
+                     float* y, size_t y_stride) {
+        if constexpr (T > 0) {
+            if (n == T) return tile<T>(panel, blocks, a, a_stride, sums_offset, y, y_stride);
+            tail<T - 1>(n, panel, blocks, a, a_stride, sums_offset, y, y_stride);
+        }
+    }
+
+    /// MulRows over packed weights: w is the first panel, panels are w_stride bytes apart,
+    /// rows is a multiple of R.
+    static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
+                    size_t cols, float* y, size_t y_stride) {
+        const size_t blocks = cols / qk8_0, sums_offset = q8_activation_sums_offset(cols);
+        for (size_t r0 = 0; r0 < rows; r0 += R) {
+            const std::byte* panel = w + (r0 / R) * w_stride;
+            size_t t0 = 0;
+            for (; t0 + V::tokens <= tokens; t0 += V::tokens) {
+                tile<V::tokens>(panel, blocks, a + t0 * a_stride, a_stride, sums_offset, y + t0 * y_stride + r0, y_stride);
+            }
+            tail<V::tokens - 1>(tokens - t0, panel, blocks, a + t0 * a_stride, a_stride, sums_offset, y + t0 * y_stride + r0,
+                                y_stride);
+        }
+    }
+};
+
+}  // namespace
+}  // namespace nibble::kernels
