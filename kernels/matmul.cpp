@@ -121,8 +121,15 @@ void matmul_in_parallel(const MatmulPlan& plan, const MatrixView& w, const float
 #pragma omp for schedule(static)
     for (ptrdiff_t t = 0; t < tokens; ++t) convert_activations(kernels, w, x, static_cast<size_t>(t), 1, scratch);
     const auto chunks = static_cast<ptrdiff_t>(plan.chunks);
+    if (n_tokens <= 2) {
+        // Bandwidth-bound: one contiguous range per thread keeps each a long, prefetchable stream.
+#pragma omp for schedule(static)
+        for (ptrdiff_t c = 0; c < chunks; ++c) run_matmul_chunk(plan, w, scratch, n_tokens, y, static_cast<size_t>(c));
+    } else {
+        // Compute-bound: chunks handed out as threads free up, so a slow core cannot hold the rest back.
 #pragma omp for schedule(dynamic, 1)
-    for (ptrdiff_t c = 0; c < chunks; ++c) run_matmul_chunk(plan, w, scratch, n_tokens, y, static_cast<size_t>(c));
+        for (ptrdiff_t c = 0; c < chunks; ++c) run_matmul_chunk(plan, w, scratch, n_tokens, y, static_cast<size_t>(c));
+    }
 }
 
 }  // namespace nibble::kernels

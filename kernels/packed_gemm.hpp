@@ -27,6 +27,7 @@ struct PackedGemm {
     static constexpr int32_t offset = Type == TensorType::q4_1 ? 0 : Type == TensorType::q8_0 ? 128 : 8;
     static constexpr size_t quant_bytes = (nibbles ? 16 : 32) * R;
     static constexpr size_t block_bytes = quant_bytes + R * 2 * (Type == TensorType::q4_0 || Type == TensorType::q8_0 ? 1 : 2);
+    static constexpr size_t prefetch_distance = 2048;
 
     template <int T>
     static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, size_t sums_offset, float* y,
@@ -41,13 +42,34 @@ struct PackedGemm {
         }
         for (size_t b = 0; b < blocks; ++b) {
             const std::byte* block = panel + b * block_bytes;
+            if constexpr (T <= 2) {
+                // Few tokens: too little work per byte for the out-of-order window to
+                // keep enough cache misses in flight, so ask for every line ahead of time.
+                for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
+            }
             typename V::I lo[T], hi[T];  // elements 0..15 and 16..31
             for (int t = 0; t < T; ++t) {
                 lo[t] = V::set1(-offset * sums[t][b].sum_lo);
                 hi[t] = V::set1(-offset * sums[t][b].sum_hi);
             }
             const size_t q = b * sizeof(BlockQ8_0);
-            if constexpr (nibbles) {
+            if constexpr (nibbles && V::pair_sums && Type != TensorType::q4_2) {
+                // No 4-way dot instruction: 16-bit pair products (at most 2 * 15 * 127) of
+                // all 8 groups still fit int16 summed, so widen once per block, not per group.
+                typename V::I sum16[T];
+                for (int t = 0; t < T; ++t) sum16[t] = V::zero();
+                for (size_t c = 0; c < 4; ++c) {
+                    const typename V::I packed = V::load(block + c * 4 * R);
+                    const typename V::I low = V::low_nibbles(packed), high = V::high_nibbles(packed);
+                    for (int t = 0; t < T; ++t) {
+                        sum16[t] = V::add16(sum16[t], V::pair_products(low, V::broadcast4(quants[t] + q + 4 * c)));
+                        sum16[t] = V::add16(sum16[t], V::pair_products(high, V::broadcast4(quants[t] + q + 16 + 4 * c)));
+                    }
+                }
+                for (int t = 0; t < T; ++t) {
+                    lo[t] = V::add(lo[t], V::widen_pairs(sum16[t]));
+                }
+            } else if constexpr (nibbles) {
                 for (size_t c = 0; c < 4; ++c) {
                     const typename V::I packed = V::load(block + c * 4 * R);
                     const typename V::I low = V::low_nibbles(packed), high = V::high_nibbles(packed);

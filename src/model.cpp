@@ -35,6 +35,12 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<const formats
     }
     arch->bind(*dir, impl->config, impl->weights);
     impl->directory = dir;
+    for (const auto& L : impl->weights.layers) {
+        for (const Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+            impl->matrix_bytes += l->matrix.row_stride * l->matrix.rows;
+        }
+    }
+    impl->matrix_bytes += impl->weights.output.matrix.row_stride * impl->weights.output.matrix.rows;
     pack_weights(*impl, kernels::active_kernels());
     impl->tokenizer = make_tokenizer(dir->metadata, dir->file_name());
     const size_t vocab = impl->tokenizer.vocab_size();

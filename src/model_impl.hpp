@@ -60,12 +60,13 @@ struct ModelWeights {
 };
 
 struct AlignedDelete {
-    void operator()(std::byte* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
+    void operator()(std::byte* p) const noexcept { ::operator delete(p, std::align_val_t{size_t{2} << 20}); }
 };
 
 struct ModelImpl {
     std::shared_ptr<const formats::TensorDirectory> directory;
     std::unique_ptr<std::byte, AlignedDelete> packed_storage;  ///< weights repacked for the kernels, if any
+    size_t matrix_bytes = 0;  ///< bytes of every matrix a token reads (sizes the work of a pass)
     ModelConfig config;
     ModelWeights weights;
     Tokenizer tokenizer;

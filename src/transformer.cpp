@@ -24,17 +24,32 @@ size_t scratch_for(const ModelImpl& m, uint32_t batch) {
     return bytes;
 }
 
+// Every step below is called by every thread of the forward pass's one parallel region
+// and shares its work with `omp for`, whose implicit barrier ends the step.
+
 // y[t] = W x[t] (+ bias) for t < n.
 void linear(const kernels::KernelTable& kernels, ForwardState& s, const Linear& l, const float* x, uint32_t n, float* y) {
-    kernels::matmul(kernels, l.matrix, x, n, y, s.act_scratch, s.threads);
+    const kernels::MatmulPlan plan = kernels::plan_matmul(kernels, l.matrix, n);
+    // act_scratch was sized for the largest matrix at the largest batch (scratch_for); no
+    // exception may leave the parallel region.
+    kernels::matmul_in_parallel(plan, l.matrix, x, n, y, s.act_scratch.data(), kernels);
     if (l.bias != nullptr) {
+#pragma omp for schedule(static)
         for (uint32_t t = 0; t < n; ++t) {
             for (size_t r = 0; r < l.matrix.rows; ++r) y[t * l.matrix.rows + r] += l.bias[r];
         }
     }
 }
 
+// x[i] += a[i] (+ b[i]) over n values.
+void add_residual(float* x, const float* a, const float* b, size_t n) {
+    const auto count = static_cast<ptrdiff_t>(n);
+#pragma omp for schedule(static)
+    for (ptrdiff_t i = 0; i < count; ++i) x[i] += b != nullptr ? a[i] + b[i] : a[i];
+}
+
 void norm(const ModelConfig& c, const NormWeights& w, const float* x, float* y, uint32_t n) {
+#pragma omp for schedule(static)
     for (uint32_t t = 0; t < n; ++t) {
         if (c.norm == NormKind::rms) {
             rms_norm(x + size_t{t} * c.n_embd, w.weight, y + size_t{t} * c.n_embd, c.n_embd, c.norm_eps);
@@ -47,6 +62,7 @@ void norm(const ModelConfig& c, const NormWeights& w, const float* x, float* y, 
 void apply_rope(const ModelConfig& c, ForwardState& s, float* vectors, uint32_t n, uint32_t heads) {
     if (c.rope == RopeMode::none) return;
     const uint32_t half = c.n_rot / 2;
+#pragma omp for schedule(static)
     for (uint32_t t = 0; t < n; ++t) {
         const float* cos = s.rope_cos.data() + size_t{t} * half;
         const float* sin = s.rope_sin.data() + size_t{t} * half;
@@ -69,8 +85,7 @@ void attention(const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n
     const float* k_layer = s.k_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
     const float* v_layer = s.v_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
     const auto tasks = static_cast<ptrdiff_t>(n) * c.n_head;
-    const bool parallel = s.threads > 1 && size_t(tasks) * (pos + n) * c.head_dim >= (size_t{1} << 16);
-#pragma omp parallel for num_threads(s.threads) schedule(dynamic, 1) if (parallel)
+#pragma omp for schedule(dynamic, 1)
     for (ptrdiff_t task = 0; task < tasks; ++task) {
         const auto t = static_cast<uint32_t>(task / c.n_head);
         const auto h = static_cast<uint32_t>(task % c.n_head);
@@ -106,9 +121,10 @@ void project_qkv(const kernels::KernelTable& kernels, const ModelConfig& c, Forw
     if (L.wqkv.present()) {
         const uint32_t width = E + 2 * kv_dim;
         linear(kernels, s, L.wqkv, input, n, s.qkv.data());
-        if (c.clamp_kqv > 0.0f) clamp(s.qkv.data(), size_t{n} * width, c.clamp_kqv);
+#pragma omp for schedule(static)
         for (uint32_t t = 0; t < n; ++t) {
-            const float* row = s.qkv.data() + size_t{t} * width;
+            float* row = s.qkv.data() + size_t{t} * width;
+            if (c.clamp_kqv > 0.0f) clamp(row, width, c.clamp_kqv);
             std::copy_n(row, E, s.q.data() + size_t{t} * E);
             std::copy_n(row + E, kv_dim, s.k.data() + size_t{t} * kv_dim);
             std::copy_n(row + E + kv_dim, kv_dim, s.v.data() + size_t{t} * kv_dim);
@@ -119,9 +135,12 @@ void project_qkv(const kernels::KernelTable& kernels, const ModelConfig& c, Forw
     linear(kernels, s, L.wk, input, n, s.k.data());
     linear(kernels, s, L.wv, input, n, s.v.data());
     if (c.clamp_kqv > 0.0f) {
-        clamp(s.q.data(), size_t{n} * E, c.clamp_kqv);
-        clamp(s.k.data(), size_t{n} * kv_dim, c.clamp_kqv);
-        clamp(s.v.data(), size_t{n} * kv_dim, c.clamp_kqv);
+#pragma omp for schedule(static)
+        for (uint32_t t = 0; t < n; ++t) {
+            clamp(s.q.data() + size_t{t} * E, E, c.clamp_kqv);
+            clamp(s.k.data() + size_t{t} * kv_dim, kv_dim, c.clamp_kqv);
+            clamp(s.v.data() + size_t{t} * kv_dim, kv_dim, c.clamp_kqv);
+        }
     }
 }
 
@@ -130,11 +149,15 @@ void project_qkv(const kernels::KernelTable& kernels, const ModelConfig& c, Forw
 void feed_forward(const kernels::KernelTable& kernels, const ModelConfig& c, ForwardState& s, const LayerWeights& L,
                   const float* input, uint32_t n) {
     linear(kernels, s, L.ffn_up, input, n, s.up.data());
-    if (c.ffn == FfnKind::swiglu) {
-        linear(kernels, s, L.ffn_gate, input, n, s.gate.data());
-        swiglu(s.gate.data(), s.up.data(), size_t{n} * c.n_ff);
-    } else {
-        gelu(s.up.data(), size_t{n} * c.n_ff);
+    if (c.ffn == FfnKind::swiglu) linear(kernels, s, L.ffn_gate, input, n, s.gate.data());
+#pragma omp for schedule(static)
+    for (uint32_t t = 0; t < n; ++t) {
+        float* up = s.up.data() + size_t{t} * c.n_ff;
+        if (c.ffn == FfnKind::swiglu) {
+            swiglu(s.gate.data() + size_t{t} * c.n_ff, up, c.n_ff);
+        } else {
+            gelu(up, c.n_ff);
+        }
     }
     linear(kernels, s, L.ffn_down, s.up.data(), n, s.ffn_out.data());
 }
@@ -168,19 +191,23 @@ ForwardState::ForwardState(const ModelImpl& m, uint32_t context_length, uint32_t
     act_scratch.resize(scratch_for(m, batch));
 }
 
-void forward(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardState& s, const Token* tokens, uint32_t n,
-             uint32_t pos, float* logits, bool all_logits) {
+namespace {
+
+void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardState& s, const Token* tokens, uint32_t n,
+                   uint32_t pos, float* logits, bool all_logits) {
     const ModelConfig& c = m.config;
     const ModelWeights& w = m.weights;
     const uint32_t E = c.n_embd, kv_dim = c.kv_dim();
+    const uint32_t half_rot = c.n_rot / 2;
 
-    for (uint32_t t = 0; t < n; ++t) {  // x[t] = embedding row of token t
+#pragma omp for schedule(static)
+    for (uint32_t t = 0; t < n; ++t) {  // x[t] = embedding row of token t; rotation angles of its position
         const auto* row = static_cast<const std::byte*>(w.token_embd.data) + size_t(tokens[t]) * w.token_embd.row_stride;
         kernels::dequantize_row(w.token_embd.type, row, s.x.data() + size_t{t} * E, E);
-    }
-    for (uint32_t t = 0; t < n && c.rope != RopeMode::none; ++t) {
-        rope_angles(pos + t, c.n_rot, c.rope_base, s.rope_cos.data() + size_t{t} * (c.n_rot / 2),
-                    s.rope_sin.data() + size_t{t} * (c.n_rot / 2));
+        if (c.rope != RopeMode::none) {
+            rope_angles(pos + t, c.n_rot, c.rope_base, s.rope_cos.data() + size_t{t} * half_rot,
+                        s.rope_sin.data() + size_t{t} * half_rot);
+        }
     }
 
     for (uint32_t l = 0; l < c.n_layer; ++l) {
@@ -197,20 +224,23 @@ void forward(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardSta
         apply_rope(c, s, s.q.data(), n, c.n_head);
         apply_rope(c, s, s.k.data(), n, c.n_head_kv);
         const size_t layer_base = size_t{l} * s.n_ctx * kv_dim;
-        std::copy_n(s.k.data(), size_t{n} * kv_dim, s.k_cache.data() + layer_base + size_t{pos} * kv_dim);
-        std::copy_n(s.v.data(), size_t{n} * kv_dim, s.v_cache.data() + layer_base + size_t{pos} * kv_dim);
+#pragma omp for schedule(static)
+        for (uint32_t t = 0; t < n; ++t) {
+            std::copy_n(s.k.data() + size_t{t} * kv_dim, kv_dim, s.k_cache.data() + layer_base + size_t{pos + t} * kv_dim);
+            std::copy_n(s.v.data() + size_t{t} * kv_dim, kv_dim, s.v_cache.data() + layer_base + size_t{pos + t} * kv_dim);
+        }
         attention(c, s, l, n, pos);
         linear(kernels, s, L.wo, s.attn.data(), n, s.proj.data());
 
         if (c.parallel_residual) {
             // x += attention(norm(x)) + mlp(norm(x)): both read the same block input
             feed_forward(kernels, c, s, L, s.normed.data(), n);
-            for (size_t i = 0; i < values; ++i) s.x[i] += s.proj[i] + s.ffn_out[i];
+            add_residual(s.x.data(), s.proj.data(), s.ffn_out.data(), values);
         } else {
-            for (size_t i = 0; i < values; ++i) s.x[i] += s.proj[i];
+            add_residual(s.x.data(), s.proj.data(), nullptr, values);
             norm(c, L.ffn_norm, s.x.data(), s.normed.data(), n);
             feed_forward(kernels, c, s, L, s.normed.data(), n);
-            for (size_t i = 0; i < values; ++i) s.x[i] += s.ffn_out[i];
+            add_residual(s.x.data(), s.ffn_out.data(), nullptr, values);
         }
     }
 
@@ -218,6 +248,17 @@ void forward(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardSta
     const uint32_t count = n - first;
     norm(c, w.output_norm, s.x.data() + size_t{first} * E, s.normed.data(), count);
     linear(kernels, s, w.output, s.normed.data(), count, logits);
+}
+
+}  // namespace
+
+void forward(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardState& s, const Token* tokens, uint32_t n,
+             uint32_t pos, float* logits, bool all_logits) {
+    // One parallel region for the whole pass; each step work-shares inside it. A pass
+    // over less than ~32 MiB of weights is over before a team would pay for its barriers.
+    const bool worth_threads = s.threads > 1 && m.matrix_bytes * n >= (size_t{32} << 20);
+#pragma omp parallel num_threads(s.threads) if (worth_threads)
+    forward_steps(m, kernels, s, tokens, n, pos, logits, all_logits);
 }
 
 }  // namespace nibble::detail

@@ -194,6 +194,11 @@ struct Avx2Vec {
         return _mm256_set1_epi32(v);
     }
     static I dot(I acc, I u, I s) { return _mm256_add_epi32(acc, dot_u8_i8(u, s)); }
+    static constexpr bool pair_sums = true;
+    static I zero() { return _mm256_setzero_si256(); }
+    static I pair_products(I u, I s) { return _mm256_maddubs_epi16(u, s); }
+    static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
+    static I widen_pairs(I v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
     static I add(I a, I b) { return _mm256_add_epi32(a, b); }
     static F zero_f() { return _mm256_setzero_ps(); }
     static F set1_f(float v) { return _mm256_set1_ps(v); }
@@ -201,6 +206,7 @@ struct Avx2Vec {
     static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
     static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
     static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+    static void prefetch(const std::byte* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
     static void store_f(float* p, F v) { _mm256_storeu_ps(p, v); }
 };
 

@@ -38,12 +38,18 @@ struct Avx512Vec {
         }
     }
     static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+    static constexpr bool pair_sums = !Vnni;
+    static I zero() { return _mm512_setzero_si512(); }
+    static I pair_products(I u, I s) { return _mm512_maddubs_epi16(u, s); }
+    static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
+    static I widen_pairs(I v) { return _mm512_madd_epi16(v, _mm512_set1_epi16(1)); }
     static F zero_f() { return _mm512_setzero_ps(); }
     static F set1_f(float v) { return _mm512_set1_ps(v); }
     static F load_half(const std::byte* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
     static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
     static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+    static void prefetch(const std::byte* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
     static void store_f(float* p, F v) { _mm512_storeu_ps(p, v); }
 };
 

@@ -1,0 +1,193 @@
+// nibble-bench-kernels: every kernel of every ISA table this CPU can run, one thread.
+// Counters: GB/s of weights (or of f32 for the conversions) and GOP/s (2 per multiply-add).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench/system_probe.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/packed.hpp"
+#include "nibble/tensor_type.hpp"
+
+namespace {
+
+using namespace nibble;
+using namespace nibble::kernels;
+
+constexpr TensorType weight_types[] = {TensorType::f32, TensorType::f16, TensorType::q4_0,
+                                       TensorType::q4_1, TensorType::q4_2, TensorType::q8_0};
+
+std::string type_name(TensorType t) { return tensor_type_name(static_cast<uint32_t>(t)); }
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+// A quantized random matrix, made once per (type, shape) and shared by every benchmark.
+struct Matrix {
+    std::vector<std::byte> plain, packed;
+    size_t rows, cols;
+};
+
+const Matrix& matrix(TensorType t, size_t rows, size_t cols) {
+    static std::map<std::tuple<TensorType, size_t, size_t>, std::unique_ptr<Matrix>> cache;
+    auto& slot = cache[{t, rows, cols}];
+    if (!slot) {
+        slot = std::make_unique<Matrix>();
+        slot->rows = rows;
+        slot->cols = cols;
+        const auto row = random_floats(cols, 7);
+        const size_t stride = row_bytes(t, cols);
+        slot->plain.resize(stride * rows);
+        std::vector<std::byte> one(stride);
+        for (size_t r = 0; r < rows; ++r) {  // rows differ by a rotation of one random row
+            std::vector<float> shifted(cols);
+            for (size_t i = 0; i < cols; ++i) shifted[i] = row[(i + r * 7) % cols];
+            quantize_row_reference(t, shifted.data(), slot->plain.data() + r * stride, cols);
+        }
+    }
+    return *slot;
+}
+
+MatrixView view_for(const KernelTable& table, TensorType t, size_t rows, size_t cols) {
+    const Matrix& m = matrix(t, rows, cols);
+    const size_t stride = row_bytes(t, cols);
+    if (packed_mul(table, t) != nullptr && packable(t, rows, cols, table.panel_rows)) {
+        auto& mutable_m = const_cast<Matrix&>(m);
+        if (mutable_m.packed.size() != m.plain.size() || mutable_m.packed.empty()) {
+            mutable_m.packed.resize(m.plain.size());
+        }
+        pack_panels(t, table.panel_rows, m.plain.data(), stride, rows, cols, mutable_m.packed.data());
+        return {t, mutable_m.packed.data(), rows, cols, stride, table.panel_rows};
+    }
+    return {t, m.plain.data(), rows, cols, stride, 0};
+}
+
+void matmul_benchmark(benchmark::State& state, const KernelTable* table, TensorType t, size_t rows, size_t cols, size_t tokens) {
+    const MatrixView w = view_for(*table, t, rows, cols);
+    const auto x = random_floats(cols * tokens, 3);
+    std::vector<float> y(rows * tokens);
+    std::vector<std::byte> scratch(matmul_scratch_bytes(t, cols, tokens));
+    for (auto _ : state) {
+        matmul(*table, w, x.data(), tokens, y.data(), scratch, 1);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    const double iterations = static_cast<double>(state.iterations());
+    const double weight_bytes = static_cast<double>(row_bytes(t, cols) * rows);
+    state.counters["GB/s"] = benchmark::Counter(weight_bytes * iterations / 1e9, benchmark::Counter::kIsRate);
+    state.counters["GOP/s"] = benchmark::Counter(2.0 * rows * cols * tokens * iterations / 1e9, benchmark::Counter::kIsRate);
+    state.SetLabel(w.panel_rows > 0 ? "packed" : "file layout");
+}
+
+void dot_benchmark(benchmark::State& state, const KernelTable* table, TensorType t, size_t n) {
+    const Matrix& m = matrix(t, 1, n);
+    const auto x = random_floats(n, 3);
+    std::vector<std::byte> act(activation_row_bytes(activation_format(t), n));
+    std::vector<float> y(1);
+    const MatrixView w{t, m.plain.data(), 1, n, row_bytes(t, n), 0};
+    // The dot alone: activations converted once, outside the loop.
+    matmul(*table, w, x.data(), 1, y.data(), act, 1);
+    float (*dot)(const void*, const void*, size_t) = nullptr;
+    switch (t) {
+        case TensorType::f32: dot = table->dot_f32; break;
+        case TensorType::f16: dot = table->dot_f16; break;
+        case TensorType::q4_0: dot = table->dot_q4_0; break;
+        case TensorType::q4_1: dot = table->dot_q4_1; break;
+        case TensorType::q4_2: dot = table->dot_q4_2; break;
+        default: dot = table->dot_q8_0; break;
+    }
+    for (auto _ : state) benchmark::DoNotOptimize(dot(m.plain.data(), act.data(), n));
+    const double iterations = static_cast<double>(state.iterations());
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m.plain.size()) * iterations / 1e9, benchmark::Counter::kIsRate);
+    state.counters["GOP/s"] = benchmark::Counter(2.0 * n * iterations / 1e9, benchmark::Counter::kIsRate);
+}
+
+void conversion_benchmark(benchmark::State& state, TensorType t, bool quantize, size_t n) {
+    const auto x = random_floats(n, 9);
+    std::vector<std::byte> q(row_bytes(t, n));
+    quantize_row_reference(t, x.data(), q.data(), n);
+    std::vector<float> back(n);
+    for (auto _ : state) {
+        if (quantize) {
+            quantize_row_reference(t, x.data(), q.data(), n);
+            benchmark::DoNotOptimize(q.data());
+        } else {
+            dequantize_row(t, q.data(), back.data(), n);
+            benchmark::DoNotOptimize(back.data());
+        }
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(n * sizeof(float)) * static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+void activation_benchmark(benchmark::State& state, const KernelTable* table, size_t n) {
+    const auto x = random_floats(n, 11);
+    std::vector<std::byte> out(activation_row_bytes(ActivationFormat::q8_0, n));
+    for (auto _ : state) {
+        table->quantize_activations_q8_0(x.data(), out.data(), n);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(n * sizeof(float)) * static_cast<double>(state.iterations()) / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+// The memory read bandwidth the matrix x vector figures are to be compared with.
+void probe_benchmark(benchmark::State& state) {
+    double best = 0;
+    for (auto _ : state) best = std::max(best, bench::probe_read_bandwidth(size_t{512} << 20, 1, 3));
+    state.counters["GB/s"] = best / 1e9;
+}
+
+void register_all() {
+    constexpr size_t conversion_n = 1 << 20;
+    benchmark::RegisterBenchmark("probe/read_bandwidth/1thread", probe_benchmark)->Iterations(1)->Unit(benchmark::kMillisecond);
+    for (TensorType t : weight_types) {
+        benchmark::RegisterBenchmark(("quantize/" + type_name(t)).c_str(), conversion_benchmark, t, true, conversion_n);
+        benchmark::RegisterBenchmark(("dequantize/" + type_name(t)).c_str(), conversion_benchmark, t, false, conversion_n);
+    }
+    struct Shape {
+        size_t rows, cols;
+    };
+    const Shape matvec_shapes[] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
+    for (const KernelTable* table : available_kernels()) {
+        const std::string isa = table->isa;
+        benchmark::RegisterBenchmark(("quantize_activations/" + isa).c_str(), activation_benchmark, table, conversion_n);
+        for (TensorType t : weight_types) {
+            const std::string prefix = type_name(t) + "/" + isa;
+            benchmark::RegisterBenchmark(("dot/" + prefix + "/4096").c_str(), dot_benchmark, table, t, size_t{4096});
+            for (const Shape& s : matvec_shapes) {
+                benchmark::RegisterBenchmark(("matvec/" + prefix + "/" + std::to_string(s.rows) + "x" + std::to_string(s.cols)).c_str(),
+                                             matmul_benchmark, table, t, s.rows, s.cols, size_t{1})
+                    ->Unit(benchmark::kMicrosecond);
+            }
+            for (size_t batch : {32u, 512u}) {
+                benchmark::RegisterBenchmark(("matmul/" + prefix + "/4096x4096/batch" + std::to_string(batch)).c_str(),
+                                             matmul_benchmark, table, t, size_t{4096}, size_t{4096}, batch)
+                    ->Unit(benchmark::kMillisecond);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
