@@ -306,18 +306,21 @@ int main(int argc, char** argv) {
         std::vector<Record> records;
         if (o.output == "md") print_md_header();
         for (const auto& f : facts) {
-            const Model model = Model::load(f.path);
             for (int threads : o.threads) {
-                for (int p : o.prompts) {
-                    if (p == 0) continue;
-                    records.push_back(measure(o, model, f, threads, p, 0, 0));
-                    if (o.output == "md") print_md_row(records.back());
-                }
+                // A fresh load per thread count, generation first: the peak memory of
+                // generation is then that of a user who loads a model and generates,
+                // not what an earlier prompt test left mapped.
+                const Model model = Model::load(f.path);
                 for (int n : o.gens) {
                     if (n == 0) continue;
                     // The probe runs right before the test it is compared with.
                     const double probe = o.probe ? bench::probe_read_bandwidth(o.probe_mib << 20, threads, 5) : 0.0;
                     records.push_back(measure(o, model, f, threads, 0, n, probe));
+                    if (o.output == "md") print_md_row(records.back());
+                }
+                for (int p : o.prompts) {
+                    if (p == 0) continue;
+                    records.push_back(measure(o, model, f, threads, p, 0, 0));
                     if (o.output == "md") print_md_row(records.back());
                 }
             }

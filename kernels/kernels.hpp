@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "kernels/float_ops.hpp"
 #include "nibble/tensor_type.hpp"
 
 namespace nibble::kernels {
@@ -41,6 +42,9 @@ struct KernelTable {
     /// table reads the file's layout only. A null mul_packed_* leaves that type unpacked.
     size_t panel_rows = 0;
     MulRows mul_packed_q4_0 = nullptr, mul_packed_q4_1 = nullptr, mul_packed_q4_2 = nullptr, mul_packed_q8_0 = nullptr;
+
+    /// Norms, softmax, SwiGLU, residual adds and the attention's dot products.
+    const FloatOps* ops = nullptr;
 };
 
 /// The packed-layout MulRows of `table` for `type`, or null when it does not pack it.

@@ -7,45 +7,6 @@
 
 namespace nibble::detail {
 
-void rms_norm(const float* x, const float* weight, float* y, size_t n, float eps) {
-    double sum = 0.0;
-    for (size_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
-    for (size_t i = 0; i < n; ++i) y[i] = x[i] * scale * weight[i];
-}
-
-void layer_norm(const float* x, const float* weight, const float* bias, float* y, size_t n, float eps) {
-    double sum = 0.0;
-    for (size_t i = 0; i < n; ++i) sum += x[i];
-    const auto mean = static_cast<float>(sum / static_cast<double>(n));
-    double var = 0.0;
-    for (size_t i = 0; i < n; ++i) var += static_cast<double>((x[i] - mean) * (x[i] - mean));
-    const float scale = 1.0f / std::sqrt(static_cast<float>(var / static_cast<double>(n)) + eps);
-    for (size_t i = 0; i < n; ++i) {
-        const float v = (x[i] - mean) * scale * weight[i];
-        y[i] = bias != nullptr ? v + bias[i] : v;
-    }
-}
-
-void softmax(float* x, size_t n) {
-    float max = -INFINITY;
-    for (size_t i = 0; i < n; ++i) max = std::fmax(max, x[i]);
-    double sum = 0.0;
-    for (size_t i = 0; i < n; ++i) {
-        x[i] = std::exp(x[i] - max);
-        sum += x[i];
-    }
-    const auto inv = static_cast<float>(1.0 / sum);
-    for (size_t i = 0; i < n; ++i) x[i] *= inv;
-}
-
-void swiglu(const float* gate, float* x, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-        const float g = gate[i];
-        x[i] *= g / (1.0f + std::exp(-g));
-    }
-}
-
 namespace {
 
 std::vector<uint16_t> make_gelu_table() {

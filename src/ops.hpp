@@ -1,4 +1,4 @@
-// Element-wise float operations of the forward pass (scalar; ISA versions come later).
+// Element-wise float operations of the forward pass that every table shares (scalar).
 #pragma once
 
 #include <cstddef>
@@ -6,14 +6,7 @@
 
 namespace nibble::detail {
 
-/// y = x / sqrt(mean(x^2) + eps) * weight
-void rms_norm(const float* x, const float* weight, float* y, size_t n, float eps);
-/// y = (x - mean) / sqrt(var + eps) * weight + bias (bias may be null)
-void layer_norm(const float* x, const float* weight, const float* bias, float* y, size_t n, float eps);
-/// In-place softmax over n values.
-void softmax(float* x, size_t n);
-/// x[i] = silu(gate[i]) * x[i]
-void swiglu(const float* gate, float* x, size_t n);
+// Norms, softmax and SwiGLU live in the kernel tables (kernels/float_ops.hpp).
 /// In-place GELU (tanh form), evaluated as the reference does: through a table over
 /// every fp16 input, giving fp16-precise outputs; exact pass-through beyond |x| >= 10.
 void gelu(float* x, size_t n);

@@ -41,20 +41,22 @@ void linear(const kernels::KernelTable& kernels, ForwardState& s, const Linear& 
     }
 }
 
-// x[i] += a[i] (+ b[i]) over n values.
-void add_residual(float* x, const float* a, const float* b, size_t n) {
-    const auto count = static_cast<ptrdiff_t>(n);
+// x[t] += a[t] (+ b[t]) for n rows of `width`.
+void add_residual(const kernels::FloatOps& ops, float* x, const float* a, const float* b, uint32_t n, size_t width) {
 #pragma omp for schedule(static)
-    for (ptrdiff_t i = 0; i < count; ++i) x[i] += b != nullptr ? a[i] + b[i] : a[i];
+    for (uint32_t t = 0; t < n; ++t) {
+        const size_t at = size_t{t} * width;
+        ops.add(x + at, a + at, b != nullptr ? b + at : nullptr, width);
+    }
 }
 
-void norm(const ModelConfig& c, const NormWeights& w, const float* x, float* y, uint32_t n) {
+void norm(const kernels::FloatOps& ops, const ModelConfig& c, const NormWeights& w, const float* x, float* y, uint32_t n) {
 #pragma omp for schedule(static)
     for (uint32_t t = 0; t < n; ++t) {
         if (c.norm == NormKind::rms) {
-            rms_norm(x + size_t{t} * c.n_embd, w.weight, y + size_t{t} * c.n_embd, c.n_embd, c.norm_eps);
+            ops.rms_norm(x + size_t{t} * c.n_embd, w.weight, y + size_t{t} * c.n_embd, c.n_embd, c.norm_eps);
         } else {
-            layer_norm(x + size_t{t} * c.n_embd, w.weight, w.bias, y + size_t{t} * c.n_embd, c.n_embd, c.norm_eps);
+            ops.layer_norm(x + size_t{t} * c.n_embd, w.weight, w.bias, y + size_t{t} * c.n_embd, c.n_embd, c.norm_eps);
         }
     }
 }
@@ -78,7 +80,7 @@ void apply_rope(const ModelConfig& c, ForwardState& s, float* vectors, uint32_t 
 }
 
 // Causal attention of every new token over the cache, one (token, head) per task.
-void attention(const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n, uint32_t pos) {
+void attention(const kernels::FloatOps& ops, const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n, uint32_t pos) {
     const uint32_t kv_dim = c.kv_dim();
     const uint32_t group = c.n_head / c.n_head_kv;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
@@ -95,21 +97,18 @@ void attention(const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n
         const float* q = s.q.data() + size_t{t} * c.n_embd + size_t{h} * c.head_dim;
         for (uint32_t p = 0; p < visible; ++p) {
             const float* k = k_layer + size_t{p} * kv_dim + size_t{kv_head} * c.head_dim;
-            float dot = 0.0f;
-            for (uint32_t i = 0; i < c.head_dim; ++i) dot += q[i] * k[i];
-            scores[p] = dot * scale;
+            scores[p] = ops.dot(q, k, c.head_dim) * scale;
         }
         if (!s.alibi.empty()) {  // ALiBi: a penalty growing with the distance to the key
             const float slope = s.alibi[h];
             for (uint32_t p = 0; p < visible; ++p) scores[p] -= slope * static_cast<float>(visible - 1 - p);
         }
-        softmax(scores, visible);
+        ops.softmax(scores, visible);
         float* out = s.attn.data() + size_t{t} * c.n_embd + size_t{h} * c.head_dim;
         std::fill(out, out + c.head_dim, 0.0f);
         for (uint32_t p = 0; p < visible; ++p) {
             const float* v = v_layer + size_t{p} * kv_dim + size_t{kv_head} * c.head_dim;
-            const float w = scores[p];
-            for (uint32_t i = 0; i < c.head_dim; ++i) out[i] += w * v[i];
+            ops.axpy(scores[p], v, out, c.head_dim);
         }
     }
 }
@@ -154,7 +153,7 @@ void feed_forward(const kernels::KernelTable& kernels, const ModelConfig& c, For
     for (uint32_t t = 0; t < n; ++t) {
         float* up = s.up.data() + size_t{t} * c.n_ff;
         if (c.ffn == FfnKind::swiglu) {
-            swiglu(s.gate.data() + size_t{t} * c.n_ff, up, c.n_ff);
+            kernels.ops->swiglu(s.gate.data() + size_t{t} * c.n_ff, up, c.n_ff);
         } else {
             gelu(up, c.n_ff);
         }
@@ -199,6 +198,7 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
     const ModelWeights& w = m.weights;
     const uint32_t E = c.n_embd, kv_dim = c.kv_dim();
     const uint32_t half_rot = c.n_rot / 2;
+    const kernels::FloatOps& ops = *kernels.ops;
 
 #pragma omp for schedule(static)
     for (uint32_t t = 0; t < n; ++t) {  // x[t] = embedding row of token t; rotation angles of its position
@@ -212,12 +212,11 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
 
     for (uint32_t l = 0; l < c.n_layer; ++l) {
         const LayerWeights& L = w.layers[l];
-        const size_t values = size_t{n} * E;
         // attention block: q, k, v from the normed input; rotary; append to the cache; attend
-        norm(c, L.attn_norm, s.x.data(), s.normed.data(), n);
+        norm(ops, c, L.attn_norm, s.x.data(), s.normed.data(), n);
         const float* attn_input = s.normed.data();
         if (L.attn_norm_2.weight != nullptr) {
-            norm(c, L.attn_norm_2, s.x.data(), s.attn_in.data(), n);
+            norm(ops, c, L.attn_norm_2, s.x.data(), s.attn_in.data(), n);
             attn_input = s.attn_in.data();
         }
         project_qkv(kernels, c, s, L, attn_input, n);
@@ -229,24 +228,24 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
             std::copy_n(s.k.data() + size_t{t} * kv_dim, kv_dim, s.k_cache.data() + layer_base + size_t{pos + t} * kv_dim);
             std::copy_n(s.v.data() + size_t{t} * kv_dim, kv_dim, s.v_cache.data() + layer_base + size_t{pos + t} * kv_dim);
         }
-        attention(c, s, l, n, pos);
+        attention(ops, c, s, l, n, pos);
         linear(kernels, s, L.wo, s.attn.data(), n, s.proj.data());
 
         if (c.parallel_residual) {
             // x += attention(norm(x)) + mlp(norm(x)): both read the same block input
             feed_forward(kernels, c, s, L, s.normed.data(), n);
-            add_residual(s.x.data(), s.proj.data(), s.ffn_out.data(), values);
+            add_residual(ops, s.x.data(), s.proj.data(), s.ffn_out.data(), n, E);
         } else {
-            add_residual(s.x.data(), s.proj.data(), nullptr, values);
-            norm(c, L.ffn_norm, s.x.data(), s.normed.data(), n);
+            add_residual(ops, s.x.data(), s.proj.data(), nullptr, n, E);
+            norm(ops, c, L.ffn_norm, s.x.data(), s.normed.data(), n);
             feed_forward(kernels, c, s, L, s.normed.data(), n);
-            add_residual(s.x.data(), s.ffn_out.data(), nullptr, values);
+            add_residual(ops, s.x.data(), s.ffn_out.data(), nullptr, n, E);
         }
     }
 
     const uint32_t first = all_logits ? 0 : n - 1;
     const uint32_t count = n - first;
-    norm(c, w.output_norm, s.x.data() + size_t{first} * E, s.normed.data(), count);
+    norm(ops, c, w.output_norm, s.x.data() + size_t{first} * E, s.normed.data(), count);
     linear(kernels, s, w.output, s.normed.data(), count, logits);
 }
 

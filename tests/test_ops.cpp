@@ -1,12 +1,15 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <random>
 #include <vector>
 
 #include "kernels/fp16.hpp"
+#include "kernels/kernels.hpp"
 #include "src/ops.hpp"
 
 using namespace nibble::detail;
+namespace kernels = nibble::kernels;
 
 TEST_CASE("ALiBi slopes follow the geometric series, also for head counts that are not powers of two", "[ops]") {
     // Power of two: slope_h = 2^(-max_bias (h+1) / H)
@@ -33,19 +36,81 @@ TEST_CASE("GELU matches the tanh form to fp16 precision and passes large values 
     }
 }
 
-TEST_CASE("norms, softmax and rotary embeddings", "[ops]") {
-    std::vector<float> x{1.0f, -2.0f, 3.0f, -4.0f}, w{1.0f, 1.0f, 2.0f, 0.5f}, y(4);
-    rms_norm(x.data(), w.data(), y.data(), 4, 0.0f);
-    const double rms = std::sqrt((1 + 4 + 9 + 16) / 4.0);
-    CHECK(y[2] == Approx(3.0 / rms * 2.0));
-    const std::vector<float> b{0.5f, 0.5f, 0.5f, 0.5f};
-    layer_norm(x.data(), w.data(), b.data(), y.data(), 4, 0.0f);
-    const double mean = -0.5, var = ((1.5 * 1.5) + (1.5 * 1.5) + (3.5 * 3.5) + (3.5 * 3.5)) / 4.0;
-    CHECK(y[0] == Approx((1.0 - mean) / std::sqrt(var) + 0.5));
-    std::vector<float> s{1.0f, 2.0f, 3.0f};
-    softmax(s.data(), 3);
-    CHECK(s[0] + s[1] + s[2] == Approx(1.0f));
-    CHECK(s[2] / s[1] == Approx(std::exp(1.0f)));
+TEST_CASE("norms and softmax of every table", "[ops]") {
+    for (const auto* table : kernels::available_kernels()) {
+        INFO(table->isa);
+        const kernels::FloatOps& ops = *table->ops;
+        std::vector<float> x{1.0f, -2.0f, 3.0f, -4.0f}, w{1.0f, 1.0f, 2.0f, 0.5f}, y(4);
+        ops.rms_norm(x.data(), w.data(), y.data(), 4, 0.0f);
+        const double rms = std::sqrt((1 + 4 + 9 + 16) / 4.0);
+        CHECK(y[2] == Approx(3.0 / rms * 2.0));
+        const std::vector<float> b{0.5f, 0.5f, 0.5f, 0.5f};
+        ops.layer_norm(x.data(), w.data(), b.data(), y.data(), 4, 0.0f);
+        const double mean = -0.5, var = ((1.5 * 1.5) + (1.5 * 1.5) + (3.5 * 3.5) + (3.5 * 3.5)) / 4.0;
+        CHECK(y[0] == Approx((1.0 - mean) / std::sqrt(var) + 0.5));
+        std::vector<float> s{1.0f, 2.0f, 3.0f};
+        ops.softmax(s.data(), 3);
+        CHECK(s[0] + s[1] + s[2] == Approx(1.0f));
+        CHECK(s[2] / s[1] == Approx(std::exp(1.0f)));
+    }
+}
+
+TEST_CASE("every table's float operations match the scalar reference", "[ops][isa]") {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> dist(0.0f, 2.0f);
+    const kernels::FloatOps& ref = kernels::reference_float_ops();
+    auto close = [](const std::vector<float>& a, const std::vector<float>& b, double tol) {
+        for (size_t i = 0; i < a.size(); ++i) {
+            if (std::fabs(static_cast<double>(a[i]) - b[i]) > tol * std::max(1.0, std::fabs(static_cast<double>(b[i])))) return false;
+        }
+        return true;
+    };
+    for (const auto* table : kernels::available_kernels()) {
+        const kernels::FloatOps& ops = *table->ops;
+        for (size_t n : {1u, 7u, 64u, 100u, 2048u, 5632u}) {
+            INFO(table->isa << " n " << n);
+            std::vector<float> x(n), w(n), b(n), g(n);
+            for (size_t i = 0; i < n; ++i) {
+                x[i] = dist(rng);
+                w[i] = dist(rng);
+                b[i] = dist(rng);
+                g[i] = dist(rng) * 4.0f;
+            }
+            double magnitude = 0;
+            for (size_t i = 0; i < n; ++i) magnitude += std::fabs(static_cast<double>(x[i]) * w[i]);
+            CHECK(std::fabs(ops.dot(x.data(), w.data(), n) - ref.dot(x.data(), w.data(), n)) <= 1e-5 * magnitude);
+            std::vector<float> want(n), got(n);
+            ref.rms_norm(x.data(), w.data(), want.data(), n, 1e-5f);
+            ops.rms_norm(x.data(), w.data(), got.data(), n, 1e-5f);
+            CHECK(close(got, want, 1e-5));
+            ref.layer_norm(x.data(), w.data(), b.data(), want.data(), n, 1e-5f);
+            ops.layer_norm(x.data(), w.data(), b.data(), got.data(), n, 1e-5f);
+            CHECK(close(got, want, 1e-4));
+            want = x;
+            got = x;
+            ref.softmax(want.data(), n);
+            ops.softmax(got.data(), n);
+            CHECK(close(got, want, 1e-5));
+            want = x;
+            got = x;
+            ref.swiglu(g.data(), want.data(), n);
+            ops.swiglu(g.data(), got.data(), n);
+            CHECK(close(got, want, 1e-5));
+            want = x;
+            got = x;
+            ref.axpy(0.37f, w.data(), want.data(), n);
+            ops.axpy(0.37f, w.data(), got.data(), n);
+            CHECK(close(got, want, 1e-6));
+            want = x;
+            got = x;
+            ref.add(want.data(), w.data(), b.data(), n);
+            ops.add(got.data(), w.data(), b.data(), n);
+            CHECK(close(got, want, 1e-6));
+        }
+    }
+}
+
+TEST_CASE("rotary embeddings", "[ops]") {
     // position 0 leaves vectors unchanged; a quarter turn on the first pair at position 1
     std::vector<float> c(2), sn(2);
     rope_angles(0, 4, 10000.0f, c.data(), sn.data());

@@ -7,6 +7,7 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/float_ops_simd.hpp"
 #include "kernels/packed_gemm.hpp"
 #include "kernels/rows_by_dot.hpp"
 
@@ -210,6 +211,8 @@ struct Avx2Vec {
     static void store_f(float* p, F v) { _mm256_storeu_ps(p, v); }
 };
 
+constexpr FloatOps avx2_float_ops = SimdFloatOps<xsimd::fma3<xsimd::avx2>>::table();
+
 constexpr KernelTable avx2_table{
     "avx2",
     quantize_activations_q8_0,
@@ -231,6 +234,7 @@ constexpr KernelTable avx2_table{
     PackedGemm<Avx2Vec, TensorType::q4_1>::mul,
     PackedGemm<Avx2Vec, TensorType::q4_2>::mul,
     nullptr,
+    &avx2_float_ops,
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/kernels.hpp"
+#include "kernels/float_ops_simd.hpp"
 #include "kernels/packed_gemm.hpp"
 
 namespace nibble::kernels {
@@ -53,6 +54,8 @@ struct Avx512Vec {
     static void store_f(float* p, F v) { _mm512_storeu_ps(p, v); }
 };
 
+constexpr FloatOps avx512_float_ops = SimdFloatOps<xsimd::avx512bw>::table();
+
 template <bool Vnni>
 KernelTable make_avx512_table(const char* name) {
     using V = Avx512Vec<Vnni>;
@@ -63,6 +66,7 @@ KernelTable make_avx512_table(const char* name) {
     t.mul_packed_q4_1 = PackedGemm<V, TensorType::q4_1>::mul;
     t.mul_packed_q4_2 = PackedGemm<V, TensorType::q4_2>::mul;
     t.mul_packed_q8_0 = Vnni ? PackedGemm<V, TensorType::q8_0>::mul : nullptr;
+    t.ops = &avx512_float_ops;
     return t;
 }
 

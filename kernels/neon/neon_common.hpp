@@ -8,11 +8,14 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
+#include "kernels/float_ops_simd.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/rows_by_dot.hpp"
 
 namespace nibble::kernels {
 namespace {
+
+constexpr FloatOps neon_float_ops = SimdFloatOps<xsimd::neon64>::table();
 
 // Int32 sums are exact, and blocks are accumulated in order in float, so these
 // kernels give the scalar reference's results bit for bit.
@@ -133,7 +136,7 @@ struct NeonKernels {
         return {name,          quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1,
                 dot_q4_2,      dot_q8_0,
                 rows_by_dot<dot_f32>, rows_by_dot<dot_f16>, rows_by_dot<dot_q4_0>, rows_by_dot<dot_q4_1>,
-                rows_by_dot<dot_q4_2>, rows_by_dot<dot_q8_0>};
+                rows_by_dot<dot_q4_2>, rows_by_dot<dot_q8_0>, 0, nullptr, nullptr, nullptr, nullptr, &neon_float_ops};
     }
 };
 

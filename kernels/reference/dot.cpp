@@ -98,7 +98,8 @@ float dot_q8_0(const void* weights, const void* activations, size_t n) {
     return sum;
 }
 
-constexpr KernelTable reference_table{
+KernelTable make_reference_table() {
+    return {
     "scalar",
     quantize_activations_q8_0,
     convert_activations_f16,
@@ -114,10 +115,20 @@ constexpr KernelTable reference_table{
     rows_by_dot<dot_q4_1>,
     rows_by_dot<dot_q4_2>,
     rows_by_dot<dot_q8_0>,
-};
+    0,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    &reference_float_ops(),
+    };
+}
 
 }  // namespace
 
-const KernelTable& reference_kernels() noexcept { return reference_table; }
+const KernelTable& reference_kernels() noexcept {
+    static const KernelTable table = make_reference_table();
+    return table;
+}
 
 }  // namespace nibble::kernels

@@ -1,0 +1,68 @@
+// The scalar float operations: the definitions the SIMD versions are tested against.
+#include <cmath>
+
+#include "kernels/float_ops.hpp"
+
+namespace nibble::kernels {
+namespace {
+
+float dot(const float* a, const float* b, size_t n) {
+    float sum = 0.0f;
+    for (size_t i = 0; i < n; ++i) sum += a[i] * b[i];
+    return sum;
+}
+
+void axpy(float a, const float* x, float* y, size_t n) {
+    for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void rms_norm(const float* x, const float* weight, float* y, size_t n, float eps) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
+    for (size_t i = 0; i < n; ++i) y[i] = x[i] * scale * weight[i];
+}
+
+void layer_norm(const float* x, const float* weight, const float* bias, float* y, size_t n, float eps) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) sum += x[i];
+    const auto mean = static_cast<float>(sum / static_cast<double>(n));
+    double var = 0.0;
+    for (size_t i = 0; i < n; ++i) var += static_cast<double>((x[i] - mean) * (x[i] - mean));
+    const float scale = 1.0f / std::sqrt(static_cast<float>(var / static_cast<double>(n)) + eps);
+    for (size_t i = 0; i < n; ++i) {
+        const float v = (x[i] - mean) * scale * weight[i];
+        y[i] = bias != nullptr ? v + bias[i] : v;
+    }
+}
+
+void softmax(float* x, size_t n) {
+    float max = -INFINITY;
+    for (size_t i = 0; i < n; ++i) max = std::fmax(max, x[i]);
+    double sum = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - max);
+        sum += x[i];
+    }
+    const auto inv = static_cast<float>(1.0 / sum);
+    for (size_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void swiglu(const float* gate, float* x, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const float g = gate[i];
+        x[i] *= g / (1.0f + std::exp(-g));
+    }
+}
+
+void add(float* x, const float* a, const float* b, size_t n) {
+    for (size_t i = 0; i < n; ++i) x[i] += b != nullptr ? a[i] + b[i] : a[i];
+}
+
+constexpr FloatOps reference_ops{dot, axpy, rms_norm, layer_norm, softmax, swiglu, add};
+
+}  // namespace
+
+const FloatOps& reference_float_ops() noexcept { return reference_ops; }
+
+}  // namespace nibble::kernels
