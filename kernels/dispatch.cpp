@@ -1,6 +1,7 @@
 // Chooses the kernel table once, from what the CPU reports (CPUID on x86-64, HWCAP on
 // aarch64). NIBBLE_ISA forces one; asking for one the CPU lacks is an error, never a
 // crash on an illegal instruction.
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -45,11 +46,19 @@ const KernelTable& choose_kernels() {
     const auto candidates = supported();
     const char* forced = std::getenv("NIBBLE_ISA");
     if (forced == nullptr || *forced == '\0') return *candidates.front().table;
-    std::string names;
+    // A table's own name first (avx512 = AVX-512 without VNNI), then the family name.
     for (const auto& c : candidates) {
-        if (c.name == forced || std::string_view(c.table->isa) == forced) return *c.table;
-        if (names.find(c.name) == std::string::npos) names += (names.empty() ? "" : ", ") + std::string(c.name);
+        if (std::string_view(c.table->isa) == forced) return *c.table;
     }
+    std::vector<std::string_view> known;
+    for (const auto& c : candidates) {
+        if (c.name == forced) return *c.table;
+        for (std::string_view n : {c.name, std::string_view(c.table->isa)}) {
+            if (std::find(known.begin(), known.end(), n) == known.end()) known.push_back(n);
+        }
+    }
+    std::string names;
+    for (std::string_view n : known) names += (names.empty() ? "" : ", ") + std::string(n);
     throw Error(ErrorCode::unsupported,
                 "NIBBLE_ISA=" + std::string(forced) + ": this CPU or build cannot run it (available: " + names + ")");
 }

@@ -21,6 +21,10 @@ struct FloatOps {
     void (*swiglu)(const float* gate, float* x, size_t n);
     /// x[i] += a[i] (+ b[i] when b is not null)
     void (*add)(float* x, const float* a, const float* b, size_t n);
+    /// out[p] = dot(q, rows + p * row_stride) over n values, for p < count (attention scores)
+    void (*dots)(const float* q, const float* rows, size_t row_stride, size_t count, size_t n, float* out);
+    /// out[i] = sum over p < count of weights[p] * rows[p * row_stride + i], for i < n
+    void (*weighted_sum)(const float* weights, const float* rows, size_t row_stride, size_t count, size_t n, float* out);
 };
 
 /// The scalar definitions (sums of squares and of exponentials in double).

@@ -125,7 +125,50 @@ struct SimdFloatOps {
         for (; i < n; ++i) x[i] += b != nullptr ? a[i] + b[i] : a[i];
     }
 
-    static constexpr FloatOps table() { return {dot, axpy, rms_norm, layer_norm, softmax, swiglu, add}; }
+    // W rows at a time: W accumulators, reduced together by haddp (a transpose-and-add)
+    // instead of W separate horizontal sums.
+    static void dots(const float* q, const float* rows, size_t row_stride, size_t count, size_t n, float* out) {
+        size_t p = 0;
+        if (n % W == 0) {
+            for (; p + W <= count; p += W) {
+                B acc[W];
+                for (size_t j = 0; j < W; ++j) acc[j] = B(0.0f);
+                for (size_t i = 0; i < n; i += W) {
+                    const B qv = load(q + i);
+                    for (size_t j = 0; j < W; ++j) acc[j] = xsimd::fma(qv, load(rows + (p + j) * row_stride + i), acc[j]);
+                }
+                xsimd::haddp(acc).store_unaligned(out + p);
+            }
+        }
+        for (; p < count; ++p) out[p] = dot(q, rows + p * row_stride, n);
+    }
+
+    // Columns in register-sized strips, every row added into the strip before it is stored.
+    static void weighted_sum(const float* weights, const float* rows, size_t row_stride, size_t count, size_t n, float* out) {
+        constexpr size_t strip = 4 * W;
+        size_t i = 0;
+        for (; i + strip <= n; i += strip) {
+            B acc[4] = {B(0.0f), B(0.0f), B(0.0f), B(0.0f)};
+            for (size_t p = 0; p < count; ++p) {
+                const B w(weights[p]);
+                const float* row = rows + p * row_stride + i;
+                for (size_t k = 0; k < 4; ++k) acc[k] = xsimd::fma(w, load(row + k * W), acc[k]);
+            }
+            for (size_t k = 0; k < 4; ++k) acc[k].store_unaligned(out + i + k * W);
+        }
+        for (; i + W <= n; i += W) {
+            B acc(0.0f);
+            for (size_t p = 0; p < count; ++p) acc = xsimd::fma(B(weights[p]), load(rows + p * row_stride + i), acc);
+            acc.store_unaligned(out + i);
+        }
+        for (; i < n; ++i) {
+            float sum = 0.0f;
+            for (size_t p = 0; p < count; ++p) sum += weights[p] * rows[p * row_stride + i];
+            out[i] = sum;
+        }
+    }
+
+    static constexpr FloatOps table() { return {dot, axpy, rms_norm, layer_norm, softmax, swiglu, add, dots, weighted_sum}; }
 };
 
 }  // namespace

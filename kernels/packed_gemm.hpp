@@ -47,13 +47,18 @@ struct PackedGemm {
                 // keep enough cache misses in flight, so ask for every line ahead of time.
                 for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
             }
-            typename V::I lo[T], hi[T];  // elements 0..15 and 16..31
+            constexpr bool pair_path = nibbles && V::pair_sums && Type != TensorType::q4_2;
+            typename V::I lo[T], hi[T];  // elements 0..15 and 16..31 (the whole block on the pair path)
             for (int t = 0; t < T; ++t) {
-                lo[t] = V::set1(-offset * sums[t][b].sum_lo);
-                hi[t] = V::set1(-offset * sums[t][b].sum_hi);
+                if constexpr (pair_path) {
+                    lo[t] = V::set1(-offset * sums[t][b].sum);
+                } else {
+                    lo[t] = V::set1(-offset * sums[t][b].sum_lo);
+                    hi[t] = V::set1(-offset * sums[t][b].sum_hi);
+                }
             }
             const size_t q = b * sizeof(BlockQ8_0);
-            if constexpr (nibbles && V::pair_sums && Type != TensorType::q4_2) {
+            if constexpr (pair_path) {
                 // No 4-way dot instruction: 16-bit pair products (at most 2 * 15 * 127) of
                 // all 8 groups still fit int16 summed, so widen once per block, not per group.
                 typename V::I sum16[T];
@@ -98,7 +103,8 @@ struct PackedGemm {
                 }
             } else {
                 for (int t = 0; t < T; ++t) {
-                    out[t] = V::fmadd(V::to_float(V::add(lo[t], hi[t])), V::mul(d, V::set1_f(sums[t][b].d)), out[t]);
+                    const typename V::I total = pair_path ? lo[t] : V::add(lo[t], hi[t]);
+                    out[t] = V::fmadd(V::to_float(total), V::mul(d, V::set1_f(sums[t][b].d)), out[t]);
                 }
             }
             if constexpr (Type == TensorType::q4_1) {

@@ -95,21 +95,15 @@ void attention(const kernels::FloatOps& ops, const ModelConfig& c, ForwardState&
         const uint32_t visible = pos + t + 1;
         float* scores = s.scores.data() + size_t(omp_get_thread_num()) * s.n_ctx;
         const float* q = s.q.data() + size_t{t} * c.n_embd + size_t{h} * c.head_dim;
-        for (uint32_t p = 0; p < visible; ++p) {
-            const float* k = k_layer + size_t{p} * kv_dim + size_t{kv_head} * c.head_dim;
-            scores[p] = ops.dot(q, k, c.head_dim) * scale;
-        }
+        ops.dots(q, k_layer + size_t{kv_head} * c.head_dim, kv_dim, visible, c.head_dim, scores);
+        for (uint32_t p = 0; p < visible; ++p) scores[p] *= scale;
         if (!s.alibi.empty()) {  // ALiBi: a penalty growing with the distance to the key
             const float slope = s.alibi[h];
             for (uint32_t p = 0; p < visible; ++p) scores[p] -= slope * static_cast<float>(visible - 1 - p);
         }
         ops.softmax(scores, visible);
         float* out = s.attn.data() + size_t{t} * c.n_embd + size_t{h} * c.head_dim;
-        std::fill(out, out + c.head_dim, 0.0f);
-        for (uint32_t p = 0; p < visible; ++p) {
-            const float* v = v_layer + size_t{p} * kv_dim + size_t{kv_head} * c.head_dim;
-            ops.axpy(scores[p], v, out, c.head_dim);
-        }
+        ops.weighted_sum(scores, v_layer + size_t{kv_head} * c.head_dim, kv_dim, visible, c.head_dim, out);
     }
 }
 

@@ -67,7 +67,7 @@ TEST_CASE("every table's float operations match the scalar reference", "[ops][is
     };
     for (const auto* table : kernels::available_kernels()) {
         const kernels::FloatOps& ops = *table->ops;
-        for (size_t n : {1u, 7u, 64u, 100u, 2048u, 5632u}) {
+        for (size_t n : {1u, 7u, 16u, 64u, 100u, 128u, 2048u, 5632u}) {
             INFO(table->isa << " n " << n);
             std::vector<float> x(n), w(n), b(n), g(n);
             for (size_t i = 0; i < n; ++i) {
@@ -101,6 +101,17 @@ TEST_CASE("every table's float operations match the scalar reference", "[ops][is
             ref.axpy(0.37f, w.data(), want.data(), n);
             ops.axpy(0.37f, w.data(), got.data(), n);
             CHECK(close(got, want, 1e-6));
+            // attention: scores of 13 rows against x, and the weighted sum of those rows
+            const size_t count = 13, stride = n + 3;
+            std::vector<float> rows(count * stride);
+            for (auto& r : rows) r = dist(rng);
+            std::vector<float> s_want(count), s_got(count);
+            ref.dots(x.data(), rows.data(), stride, count, n, s_want.data());
+            ops.dots(x.data(), rows.data(), stride, count, n, s_got.data());
+            CHECK(close(s_got, s_want, 1e-4 * std::sqrt(static_cast<double>(n))));
+            ref.weighted_sum(s_want.data(), rows.data(), stride, count, n, want.data());
+            ops.weighted_sum(s_want.data(), rows.data(), stride, count, n, got.data());
+            CHECK(close(got, want, 1e-4));
             want = x;
             got = x;
             ref.add(want.data(), w.data(), b.data(), n);

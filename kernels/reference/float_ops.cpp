@@ -59,7 +59,16 @@ void add(float* x, const float* a, const float* b, size_t n) {
     for (size_t i = 0; i < n; ++i) x[i] += b != nullptr ? a[i] + b[i] : a[i];
 }
 
-constexpr FloatOps reference_ops{dot, axpy, rms_norm, layer_norm, softmax, swiglu, add};
+void dots(const float* q, const float* rows, size_t row_stride, size_t count, size_t n, float* out) {
+    for (size_t p = 0; p < count; ++p) out[p] = dot(q, rows + p * row_stride, n);
+}
+
+void weighted_sum(const float* weights, const float* rows, size_t row_stride, size_t count, size_t n, float* out) {
+    for (size_t i = 0; i < n; ++i) out[i] = 0.0f;
+    for (size_t p = 0; p < count; ++p) axpy(weights[p], rows + p * row_stride, out, n);
+}
+
+constexpr FloatOps reference_ops{dot, axpy, rms_norm, layer_norm, softmax, swiglu, add, dots, weighted_sum};
 
 }  // namespace
 
