@@ -90,7 +90,7 @@ void usage() {
         "usage: nibble-bench [-m MODEL[,MODEL]] [--synthetic SHAPE:TYPE[,..]] [options]\n"
         "  -m FILE              model file (GGUF, ggjt, ...); lists allowed\n"
         "  --synthetic SPEC     random-weight model: tinyllama-1.1b:q4_0, llama-7b:q4_2,\n"
-        "                       custom/e=2048,l=22,h=32,kv=4,ff=5632,v=32000:q8_0 ...\n"
+        "                       custom/e=2048/l=22/h=32/kv=4/ff=5632/v=32000:q8_0 ...\n"
         "  --synthetic-dir DIR  keep synthetic files there (reused when present)\n"
         "  -p N[,N]             prompt tokens (pp test), default 512; 0 skips\n"
         "  -n N[,N]             generated tokens (tg test), default 128; 0 skips\n"
@@ -169,7 +169,7 @@ ModelFacts describe(const std::string& path) {
     const std::string arch = dir->metadata.get_string("general.architecture").value_or("?");
     const double billions = static_cast<double>(f.params) / 1e9;
     f.label = billions >= 1 ? fmt::format("{} {:.1f}B {}", arch, billions, f.type)
-                            : fmt::format("{} {:.0f}M {}", arch, billions * 1000, f.type);
+                            : fmt::format("{} {:.1f}M {}", arch, billions * 1000, f.type);
     return f;
 }
 

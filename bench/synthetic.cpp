@@ -101,7 +101,7 @@ uint32_t field(const std::string& text, const std::string& key, size_t& pos) {
         throw Error(ErrorCode::invalid_argument, fmt::format("custom shape '{}': bad value for '{}'", text, key));
     }
     pos += used;
-    if (pos < text.size() && text[pos] == ',') ++pos;
+    if (pos < text.size() && text[pos] == '/') ++pos;
     return static_cast<uint32_t>(value);
 }
 
@@ -133,7 +133,7 @@ SyntheticSpec parse_synthetic_spec(const std::string& text) {
             std::string names;
             for (const auto& known : known_shapes) names += " " + known.name;
             throw Error(ErrorCode::invalid_argument,
-                        fmt::format("synthetic model '{}': unknown shape '{}' (known:{}, or custom/e=..,l=..,h=..,kv=..,ff=..,v=..)",
+                        fmt::format("synthetic model '{}': unknown shape '{}' (known:{}, or custom/e=../l=../h=../kv=../ff=../v=..)",
                                     text, shape, names));
         }
         size_t pos = prefix.size();

@@ -21,7 +21,7 @@ struct SyntheticSpec {
 };
 
 /// Parses "SHAPE:TYPE" where SHAPE is a known name (tinyllama-1.1b, llama-7b, llama-13b,
-/// stories15m) or "custom/e=2048,l=22,h=32,kv=4,ff=5632,v=32000". Throws nibble::Error.
+/// stories15m) or "custom/e=2048/l=22/h=32/kv=4/ff=5632/v=32000". Throws nibble::Error.
 SyntheticSpec parse_synthetic_spec(const std::string& text);
 
 /// Parameters of the shape (matrices, norms and embeddings).
