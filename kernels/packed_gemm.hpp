@@ -24,7 +24,10 @@ template <class V, TensorType Type>
 struct PackedGemm {
     static constexpr size_t R = V::rows;
     static constexpr bool nibbles = Type != TensorType::q8_0;
-    static constexpr int32_t offset = Type == TensorType::q4_1 ? 0 : Type == TensorType::q8_0 ? 128 : 8;
+    // q8_0's bytes are stored offset by 128; without a u8 x i8 instruction that takes
+    // 255 (VNNI), they are turned back into signed bytes and multiplied with signs moved.
+    static constexpr bool signed_q8 = Type == TensorType::q8_0 && !V::unsigned_bytes;
+    static constexpr int32_t offset = Type == TensorType::q4_1 || signed_q8 ? 0 : Type == TensorType::q8_0 ? 128 : 8;
     static constexpr size_t quant_bytes = (nibbles ? 16 : 32) * R;
     static constexpr size_t block_bytes = quant_bytes + R * 2 * (Type == TensorType::q4_0 || Type == TensorType::q8_0 ? 1 : 2);
     static constexpr size_t prefetch_distance = 2048;
@@ -81,6 +84,15 @@ struct PackedGemm {
                     for (int t = 0; t < T; ++t) {
                         lo[t] = V::dot(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
                         hi[t] = V::dot(hi[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
+                    }
+                }
+            } else if constexpr (signed_q8) {
+                for (size_t g = 0; g < 4; ++g) {
+                    const typename V::I first = V::flip_sign_bits(V::load(block + g * 4 * R));
+                    const typename V::I second = V::flip_sign_bits(V::load(block + (g + 4) * 4 * R));
+                    for (int t = 0; t < T; ++t) {
+                        lo[t] = V::dot_signed(lo[t], first, V::broadcast4(quants[t] + q + 4 * g));
+                        hi[t] = V::dot_signed(hi[t], second, V::broadcast4(quants[t] + q + 16 + 4 * g));
                     }
                 }
             } else {

@@ -179,7 +179,7 @@ float dot_q8_0(const void* weights, const void* activations, size_t n) {
 }
 
 // 8 rows per panel, 4 tokens per tile (16 registers). maddubs is exact for nibbles
-// (15 * 127 * 2 fits int16) but not for q8_0's offset bytes, which stay unpacked here.
+// (15 * 127 * 2 fits int16); q8_0 goes through the sign trick of dot_i8.
 struct Avx2Vec {
     static constexpr size_t rows = 8;
     static constexpr int tokens = 4;
@@ -196,6 +196,9 @@ struct Avx2Vec {
     }
     static I dot(I acc, I u, I s) { return _mm256_add_epi32(acc, dot_u8_i8(u, s)); }
     static constexpr bool pair_sums = true;
+    static constexpr bool unsigned_bytes = false;  // maddubs saturates on 255 x 127 pairs
+    static I flip_sign_bits(I v) { return _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))); }
+    static I dot_signed(I acc, I w, I s) { return _mm256_add_epi32(acc, dot_i8(w, s)); }
     static I zero() { return _mm256_setzero_si256(); }
     static I pair_products(I u, I s) { return _mm256_maddubs_epi16(u, s); }
     static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
@@ -233,7 +236,7 @@ constexpr KernelTable avx2_table{
     PackedGemm<Avx2Vec, TensorType::q4_0>::mul,
     PackedGemm<Avx2Vec, TensorType::q4_1>::mul,
     PackedGemm<Avx2Vec, TensorType::q4_2>::mul,
-    nullptr,
+    PackedGemm<Avx2Vec, TensorType::q8_0>::mul,
     &avx2_float_ops,
 };
 

@@ -34,12 +34,19 @@ struct Avx512Vec {
     static I dot(I acc, I u, I s) {
         if constexpr (Vnni) {
             return _mm512_dpbusd_epi32(acc, u, s);
-        } else {  // exact only while u * s pair sums fit int16: nibbles, not q8_0's offset bytes
+        } else {  // exact while u * s pair sums fit int16: nibbles, and |w| x moved signs for q8_0
             return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
         }
     }
     static I add(I a, I b) { return _mm512_add_epi32(a, b); }
     static constexpr bool pair_sums = !Vnni;
+    static constexpr bool unsigned_bytes = Vnni;  // vpdpbusd takes 255; maddubs would saturate
+    static I flip_sign_bits(I v) { return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80))); }
+    // Signed x signed: |w| times s with w's sign moved onto s (|w| <= 128, |s| <= 127).
+    static I dot_signed(I acc, I w, I s) {
+        const I moved = _mm512_mask_sub_epi8(s, _mm512_movepi8_mask(w), _mm512_setzero_si512(), s);
+        return dot(acc, _mm512_abs_epi8(w), moved);
+    }
     static I zero() { return _mm512_setzero_si512(); }
     static I pair_products(I u, I s) { return _mm512_maddubs_epi16(u, s); }
     static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
@@ -65,7 +72,7 @@ KernelTable make_avx512_table(const char* name) {
     t.mul_packed_q4_0 = PackedGemm<V, TensorType::q4_0>::mul;
     t.mul_packed_q4_1 = PackedGemm<V, TensorType::q4_1>::mul;
     t.mul_packed_q4_2 = PackedGemm<V, TensorType::q4_2>::mul;
-    t.mul_packed_q8_0 = Vnni ? PackedGemm<V, TensorType::q8_0>::mul : nullptr;
+    t.mul_packed_q8_0 = PackedGemm<V, TensorType::q8_0>::mul;
     t.ops = &avx512_float_ops;
     return t;
 }
