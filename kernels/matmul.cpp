@@ -1,4 +1,6 @@
 // The matrix product driver: convert activations once, then hand rows to threads.
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -121,7 +123,9 @@ void matmul_in_parallel(const MatmulPlan& plan, const MatrixView& w, const float
 #pragma omp for schedule(static)
     for (ptrdiff_t t = 0; t < tokens; ++t) convert_activations(kernels, w, x, static_cast<size_t>(t), 1, scratch);
     const auto chunks = static_cast<ptrdiff_t>(plan.chunks);
-    if (n_tokens <= 2) {
+    // More threads than CPUs: some are always descheduled, and a fixed share would wait for them.
+    static const int cpus = omp_get_num_procs();
+    if (n_tokens <= 2 && omp_get_num_threads() <= cpus) {
         // Bandwidth-bound: one contiguous range per thread keeps each a long, prefetchable stream.
 #pragma omp for schedule(static)
         for (ptrdiff_t c = 0; c < chunks; ++c) run_matmul_chunk(plan, w, scratch, n_tokens, y, static_cast<size_t>(c));
