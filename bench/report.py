@@ -49,8 +49,8 @@ def kernel_table(data):
         gbs = b.get("GB/s")
         gops = b.get("GOP/s")
         lines.append(
-            f"| {b['name']} | {b['real_time']:.3g} {b['time_unit']} | {gbs / 1e9 if gbs else 0:.2f} | "
-            f"{gops / 1e9 if gops else 0:.2f} | {b.get('label', '')} |"
+            f"| {b['name']} | {b['real_time']:.3g} {b['time_unit']} | {gbs or 0:.2f} | "
+            f"{gops or 0:.2f} | {b.get('label', '')} |"
         )
     return "\n".join(lines)
 
@@ -67,7 +67,8 @@ def plot(records, kernels, path):
     for r in records:
         if r["weight_type"] not in types:
             types.append(r["weight_type"])
-    panels = len(tests) + (1 if kernels else 0)
+    generation = [t for t in tests if t.startswith("tg")]
+    panels = len(tests) + len(generation) + (1 if kernels else 0)
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
     width = 0.8 / max(len(threads), 1)
     for ax, test in zip(axes[0], tests):
@@ -81,11 +82,23 @@ def plot(records, kernels, path):
         ax.set_ylabel("tokens/s")
         ax.set_title(f"{records[0]['model_type'].split(' ')[1]} shape, {test}")
         ax.legend()
+    for ax, test in zip(axes[0][len(tests):], generation):  # generation against the probe
+        for i, t in enumerate(threads):
+            values = []
+            for ty in types:
+                match = [r for r in records if test_name(r) == test and r["n_threads"] == t and r["weight_type"] == ty]
+                values.append(100 * match[0]["bandwidth_fraction"] if match else 0)
+            ax.bar([x + i * width for x in range(len(types))], values, width, label=f"{t} thread{'s' if t > 1 else ''}")
+        ax.axhline(90, color="gray", linestyle="--", linewidth=1)
+        ax.set_xticks([x + width * (len(threads) - 1) / 2 for x in range(len(types))], types)
+        ax.set_ylabel("% of the probed read bandwidth")
+        ax.set_title(f"{test}: bandwidth reached")
+        ax.legend(loc="lower right")
     if kernels:
         ax = axes[0][-1]
         rows = [b for b in kernels.get("benchmarks", []) if b["name"].startswith("matvec/") and "4096x4096" in b["name"]]
         labels = [b["name"].split("/")[1] + "\n" + b["name"].split("/")[2] for b in rows]
-        ax.bar(range(len(rows)), [b.get("GB/s", 0) / 1e9 for b in rows])
+        ax.bar(range(len(rows)), [b.get("GB/s", 0) for b in rows])  # counters are in GB/s already
         ax.set_xticks(range(len(rows)), labels, fontsize=7)
         ax.set_ylabel("GB/s of weights, 1 thread")
         ax.set_title("matrix x vector 4096x4096")

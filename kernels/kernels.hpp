@@ -54,7 +54,7 @@ MulRows packed_mul(const KernelTable& table, TensorType type) noexcept;
 const KernelTable& reference_kernels() noexcept;
 
 /// The table in use: the best the CPU supports, or the one named by NIBBLE_ISA
-/// (scalar, avx2, avx512, neon; an unknown name or one the CPU lacks throws nibble::Error).
+/// (scalar, avx2, avx512, avx512vnni, neon; an unknown name or one the CPU lacks throws nibble::Error).
 /// Chosen on first call.
 const KernelTable& active_kernels();
 
