@@ -118,11 +118,19 @@ struct MatmulPlan {
 };
 MatmulPlan plan_matmul(const KernelTable& kernels, const MatrixView& w, size_t n_tokens);
 
-/// The body of matmul for callers already inside an OpenMP parallel region (every
-/// thread of the team must call it): work-shares the activation conversion, then the
-/// row chunks, with the barriers of `omp for` between and after.
-void matmul_in_parallel(const MatmulPlan& plan, const MatrixView& w, const float* x, size_t n_tokens, float* y,
-                        std::byte* scratch, const KernelTable& kernels);
+/// The most matrices one matmul_group_in_parallel call multiplies.
+inline constexpr size_t max_matmul_group = 4;
+
+/// Whether two matrices can multiply the same converted activations (same row length
+/// and activation format), and so go in one group.
+bool can_share_activations(const MatrixView& a, const MatrixView& b);
+
+/// ys[i] = ws[i] x for up to max_matmul_group matrices that can share activations, for
+/// callers already inside an OpenMP parallel region (every thread of the team must call
+/// it): work-shares the activation conversion (once for all), then the row chunks of
+/// every matrix as one list, with the barriers of `omp for` between and after.
+void matmul_group_in_parallel(const KernelTable& kernels, const MatrixView* const* ws, float* const* ys, size_t count,
+                              const float* x, size_t n_tokens, std::byte* scratch);
 
 /// Scratch bytes matmul needs for n_tokens rows of `cols` activations against `type`.
 size_t matmul_scratch_bytes(TensorType type, size_t cols, size_t n_tokens);

@@ -104,35 +104,50 @@ void run_matmul_chunk(const MatmulPlan& plan, const MatrixView& w, const std::by
 
 void matmul(const KernelTable& kernels, const MatrixView& w, const float* x, size_t n_tokens, float* y,
             std::span<std::byte> scratch, int threads) {
-    const MatmulPlan plan = plan_matmul(kernels, w, n_tokens);
-    if (scratch.size() < plan.act_bytes * n_tokens) {
+    if (scratch.size() < plan_matmul(kernels, w, n_tokens).act_bytes * n_tokens) {
         throw Error(ErrorCode::out_of_range, "matmul: scratch buffer too small");
     }
     // Small products are not worth waking threads for.
     const bool parallel = threads > 1 && w.rows * w.cols * n_tokens >= (size_t{1} << 18);
+    const MatrixView* ws[] = {&w};
+    float* ys[] = {y};
 #pragma omp parallel num_threads(threads) if (parallel)
-    {
-        matmul_in_parallel(plan, w, x, n_tokens, y, scratch.data(), kernels);
-    }
+    matmul_group_in_parallel(kernels, ws, ys, 1, x, n_tokens, scratch.data());
 }
 
-void matmul_in_parallel(const MatmulPlan& plan, const MatrixView& w, const float* x, size_t n_tokens, float* y,
-                        std::byte* scratch, const KernelTable& kernels) {
-    // Orphaned work-sharing: binds to whatever parallel region the caller is in.
+bool can_share_activations(const MatrixView& a, const MatrixView& b) {
+    return a.cols == b.cols && activation_format(a.type) == activation_format(b.type);
+}
+
+void matmul_group_in_parallel(const KernelTable& kernels, const MatrixView* const* ws, float* const* ys, size_t count,
+                              const float* x, size_t n_tokens, std::byte* scratch) {
+    MatmulPlan plans[max_matmul_group];
+    size_t first_chunk[max_matmul_group + 1] = {0};
+    for (size_t i = 0; i < count; ++i) {
+        plans[i] = plan_matmul(kernels, *ws[i], n_tokens);
+        first_chunk[i + 1] = first_chunk[i] + plans[i].chunks;
+    }
+    // Orphaned work-sharing: binds to whatever parallel region the caller is in. The
+    // activations are converted once for every matrix of the group.
     const auto tokens = static_cast<ptrdiff_t>(n_tokens);
 #pragma omp for schedule(static)
-    for (ptrdiff_t t = 0; t < tokens; ++t) convert_activations(kernels, w, x, static_cast<size_t>(t), 1, scratch);
-    const auto chunks = static_cast<ptrdiff_t>(plan.chunks);
+    for (ptrdiff_t t = 0; t < tokens; ++t) convert_activations(kernels, *ws[0], x, static_cast<size_t>(t), 1, scratch);
+    const auto chunks = static_cast<ptrdiff_t>(first_chunk[count]);
+    auto run = [&](ptrdiff_t c) {
+        size_t i = 0;
+        while (static_cast<size_t>(c) >= first_chunk[i + 1]) ++i;
+        run_matmul_chunk(plans[i], *ws[i], scratch, n_tokens, ys[i], static_cast<size_t>(c) - first_chunk[i]);
+    };
     // More threads than CPUs: some are always descheduled, and a fixed share would wait for them.
     static const int cpus = omp_get_num_procs();
     if (n_tokens <= 2 && omp_get_num_threads() <= cpus) {
         // Bandwidth-bound: one contiguous range per thread keeps each a long, prefetchable stream.
 #pragma omp for schedule(static)
-        for (ptrdiff_t c = 0; c < chunks; ++c) run_matmul_chunk(plan, w, scratch, n_tokens, y, static_cast<size_t>(c));
+        for (ptrdiff_t c = 0; c < chunks; ++c) run(c);
     } else {
         // Compute-bound: chunks handed out as threads free up, so a slow core cannot hold the rest back.
 #pragma omp for schedule(dynamic, 1)
-        for (ptrdiff_t c = 0; c < chunks; ++c) run_matmul_chunk(plan, w, scratch, n_tokens, y, static_cast<size_t>(c));
+        for (ptrdiff_t c = 0; c < chunks; ++c) run(c);
     }
 }
 

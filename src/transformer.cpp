@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
+#include <utility>
 
 #include "src/ops.hpp"
 
@@ -28,18 +30,37 @@ size_t scratch_for(const ModelImpl& m, uint32_t batch) {
 // Every step below is called by every thread of the forward pass's one parallel region
 // and shares its work with `omp for`, whose implicit barrier ends the step.
 
-// y[t] = W x[t] (+ bias) for t < n.
-void linear(const kernels::KernelTable& kernels, ForwardState& s, const Linear& l, const float* x, uint32_t n, float* y) {
-    const kernels::MatmulPlan plan = kernels::plan_matmul(kernels, l.matrix, n);
+// ys[i][t] = W_i x[t] (+ bias_i) for t < n, for linears that read the same input (q, k
+// and v; gate and up): converted once, multiplied as one work list.
+void linears(const kernels::KernelTable& kernels, ForwardState& s, std::initializer_list<std::pair<const Linear*, float*>> group,
+             const float* x, uint32_t n) {
     // act_scratch was sized for the largest matrix at the largest batch (scratch_for); no
     // exception may leave the parallel region.
-    kernels::matmul_in_parallel(plan, l.matrix, x, n, y, s.act_scratch.data(), kernels);
-    if (l.bias != nullptr) {
+    const kernels::MatrixView* ws[kernels::max_matmul_group];
+    float* ys[kernels::max_matmul_group];
+    size_t count = 0;
+    auto flush = [&] {
+        if (count > 0) kernels::matmul_group_in_parallel(kernels, ws, ys, count, x, n, s.act_scratch.data());
+        count = 0;
+    };
+    for (const auto& [l, y] : group) {
+        if (count == kernels::max_matmul_group || (count > 0 && !kernels::can_share_activations(*ws[0], l->matrix))) flush();
+        ws[count] = &l->matrix;
+        ys[count++] = y;
+    }
+    flush();
+    for (const auto& [l, y] : group) {
+        if (l->bias == nullptr) continue;
+        const size_t rows = l->matrix.rows;
 #pragma omp for schedule(static)
         for (uint32_t t = 0; t < n; ++t) {
-            for (size_t r = 0; r < l.matrix.rows; ++r) y[t * l.matrix.rows + r] += l.bias[r];
+            for (size_t r = 0; r < rows; ++r) y[t * rows + r] += l->bias[r];
         }
     }
+}
+
+void linear(const kernels::KernelTable& kernels, ForwardState& s, const Linear& l, const float* x, uint32_t n, float* y) {
+    linears(kernels, s, {{&l, y}}, x, n);
 }
 
 // x[t] += a[t] (+ b[t]) for n rows of `width`.
@@ -125,9 +146,7 @@ void project_qkv(const kernels::KernelTable& kernels, const ModelConfig& c, Forw
         }
         return;
     }
-    linear(kernels, s, L.wq, input, n, s.q.data());
-    linear(kernels, s, L.wk, input, n, s.k.data());
-    linear(kernels, s, L.wv, input, n, s.v.data());
+    linears(kernels, s, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, input, n);
     if (c.clamp_kqv > 0.0f) {
 #pragma omp for schedule(static)
         for (uint32_t t = 0; t < n; ++t) {
@@ -142,8 +161,11 @@ void project_qkv(const kernels::KernelTable& kernels, const ModelConfig& c, Forw
 // SwiGLU down(silu(gate x) * up x), or GELU down(gelu(up x)).
 void feed_forward(const kernels::KernelTable& kernels, const ModelConfig& c, ForwardState& s, const LayerWeights& L,
                   const float* input, uint32_t n) {
-    linear(kernels, s, L.ffn_up, input, n, s.up.data());
-    if (c.ffn == FfnKind::swiglu) linear(kernels, s, L.ffn_gate, input, n, s.gate.data());
+    if (c.ffn == FfnKind::swiglu) {
+        linears(kernels, s, {{&L.ffn_gate, s.gate.data()}, {&L.ffn_up, s.up.data()}}, input, n);
+    } else {
+        linear(kernels, s, L.ffn_up, input, n, s.up.data());
+    }
 #pragma omp for schedule(static)
     for (uint32_t t = 0; t < n; ++t) {
         float* up = s.up.data() + size_t{t} * c.n_ff;
