@@ -83,21 +83,34 @@ void norm(const kernels::FloatOps& ops, const ModelConfig& c, const NormWeights&
     }
 }
 
-void apply_rope(const ModelConfig& c, ForwardState& s, float* vectors, uint32_t n, uint32_t heads) {
-    if (c.rope == RopeMode::none) return;
+// Rotary embedding of one token's heads, in place.
+void rotate_heads(const ModelConfig& c, const ForwardState& s, uint32_t t, float* vectors, uint32_t heads) {
     const uint32_t half = c.n_rot / 2;
+    const float* cos = s.rope_cos.data() + size_t{t} * half;
+    const float* sin = s.rope_sin.data() + size_t{t} * half;
+    for (uint32_t h = 0; h < heads; ++h) {
+        float* head = vectors + size_t{h} * c.head_dim;
+        if (c.rope == RopeMode::adjacent_pairs) {
+            rope_adjacent(head, cos, sin, c.n_rot);
+        } else {
+            rope_half_split(head, cos, sin, c.n_rot);
+        }
+    }
+}
+
+// Rotary on q and k of every token, then k and v into the cache: one step.
+void rotate_and_cache(const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n, uint32_t pos) {
+    const uint32_t kv_dim = c.kv_dim();
+    const size_t layer_base = size_t{layer} * s.n_ctx * kv_dim;
 #pragma omp for schedule(static)
     for (uint32_t t = 0; t < n; ++t) {
-        const float* cos = s.rope_cos.data() + size_t{t} * half;
-        const float* sin = s.rope_sin.data() + size_t{t} * half;
-        for (uint32_t h = 0; h < heads; ++h) {
-            float* head = vectors + (size_t{t} * heads + h) * c.head_dim;
-            if (c.rope == RopeMode::adjacent_pairs) {
-                rope_adjacent(head, cos, sin, c.n_rot);
-            } else {
-                rope_half_split(head, cos, sin, c.n_rot);
-            }
+        float* k = s.k.data() + size_t{t} * kv_dim;
+        if (c.rope != RopeMode::none) {
+            rotate_heads(c, s, t, s.q.data() + size_t{t} * c.n_embd, c.n_head);
+            rotate_heads(c, s, t, k, c.n_head_kv);
         }
+        std::copy_n(k, kv_dim, s.k_cache.data() + layer_base + size_t{pos + t} * kv_dim);
+        std::copy_n(s.v.data() + size_t{t} * kv_dim, kv_dim, s.v_cache.data() + layer_base + size_t{pos + t} * kv_dim);
     }
 }
 
@@ -213,7 +226,7 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
                    uint32_t pos, float* logits, bool all_logits) {
     const ModelConfig& c = m.config;
     const ModelWeights& w = m.weights;
-    const uint32_t E = c.n_embd, kv_dim = c.kv_dim();
+    const uint32_t E = c.n_embd;
     const uint32_t half_rot = c.n_rot / 2;
     const kernels::FloatOps& ops = *kernels.ops;
 
@@ -237,14 +250,7 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
             attn_input = s.attn_in.data();
         }
         project_qkv(kernels, c, s, L, attn_input, n);
-        apply_rope(c, s, s.q.data(), n, c.n_head);
-        apply_rope(c, s, s.k.data(), n, c.n_head_kv);
-        const size_t layer_base = size_t{l} * s.n_ctx * kv_dim;
-#pragma omp for schedule(static)
-        for (uint32_t t = 0; t < n; ++t) {
-            std::copy_n(s.k.data() + size_t{t} * kv_dim, kv_dim, s.k_cache.data() + layer_base + size_t{pos + t} * kv_dim);
-            std::copy_n(s.v.data() + size_t{t} * kv_dim, kv_dim, s.v_cache.data() + layer_base + size_t{pos + t} * kv_dim);
-        }
+        rotate_and_cache(c, s, l, n, pos);
         attention(ops, c, s, l, n, pos);
         linear(kernels, s, L.wo, s.attn.data(), n, s.proj.data());
 
