@@ -16,13 +16,17 @@ namespace {
 
 constexpr size_t huge_page = size_t{2} << 20;
 
-// Drops the whole pages of [data, data + size) that lie inside the file mapping; they
-// are re-read from the file if ever touched again. Never used on memory we own.
-void release_mapped_pages(const formats::MappedFile& file, const void* data, size_t size) {
-    if (!file.is_mapped()) return;
+// Whether [data, data + size) lies in a file mapping, whose pages can be handed back.
+bool in_file_mapping(const formats::MappedFile& file, const void* data, size_t size) {
     const auto begin = reinterpret_cast<uintptr_t>(data), end = begin + size;
     const auto file_begin = reinterpret_cast<uintptr_t>(file.bytes().data());
-    if (begin < file_begin || end > file_begin + file.size()) return;  // converted, not mapped
+    return file.is_mapped() && begin >= file_begin && end <= file_begin + file.size();
+}
+
+// Drops the whole pages of [data, data + size), inside the file mapping; they are
+// re-read from the file if ever touched again.
+void release_mapped_pages(const void* data, size_t size) {
+    const auto begin = reinterpret_cast<uintptr_t>(data), end = begin + size;
     const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
     const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
     if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
@@ -38,6 +42,10 @@ void pack_weights(ModelImpl& model, const kernels::KernelTable& table) {
         if (m.data == nullptr || m.data == model.weights.token_embd.data) return;  // tied output: read as the embedding
         if (kernels::packed_mul(table, m.type) == nullptr) return;
         if (!kernels::packable(m.type, m.rows, m.cols, table.panel_rows)) return;
+        // Only what a file mapping holds: its pages go back once packed. A matrix in
+        // memory we cannot give back (a converted 2023 encoding, a file read without
+        // mmap, caller memory) would be held twice; it keeps the file layout instead.
+        if (!in_file_mapping(*model.directory->file, m.data, m.row_stride * m.rows)) return;
         matrices.push_back(&m);
     };
     for (auto& L : model.weights.layers) {
@@ -65,7 +73,7 @@ void pack_weights(ModelImpl& model, const kernels::KernelTable& table) {
         kernels::MatrixView& m = *matrices[static_cast<size_t>(i)];
         std::byte* dst = model.packed_storage.get() + offsets[static_cast<size_t>(i)];
         kernels::pack_panels(m.type, table.panel_rows, static_cast<const std::byte*>(m.data), m.row_stride, m.rows, m.cols, dst);
-        release_mapped_pages(*model.directory->file, m.data, m.row_stride * m.rows);
+        release_mapped_pages(m.data, m.row_stride * m.rows);
         m.data = dst;
         m.row_stride = kernels::row_bytes(m.type, m.cols);
         m.panel_rows = table.panel_rows;
