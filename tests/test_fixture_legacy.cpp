@@ -6,6 +6,7 @@
 
 #include "fixture_eval.hpp"
 #include "formats/gguf.hpp"
+#include "kernels/kernels.hpp"
 #include "formats/legacy.hpp"
 #include "formats/legacy_records.hpp"
 #include "formats/open.hpp"
@@ -99,7 +100,17 @@ TEST_CASE("legacy models converted to GGUF by the quantizer keep their weights a
             CHECK(std::equal(t.data.begin(), t.data.end(), back->data.begin(), back->data.end()));
         }
         const auto ids = read_ids(fixture("legacy/" + stem + ".tokens.txt"));
-        CHECK(logits_in_one_batch(Model::load(source), ids) == logits_in_one_batch(Model::load(converted), ids));
+        // Same bytes, but not always the same kernels: a converted 2023 encoding keeps the
+        // file layout (it is not in a mapping to give back) while the GGUF copy is packed,
+        // and their float sums run in different orders (q4_1's d and m terms nearly cancel,
+        // which magnifies that). Bit-identical under NIBBLE_ISA=scalar, close otherwise.
+        const auto from_legacy = logits_in_one_batch(Model::load(source), ids);
+        const auto from_gguf = logits_in_one_batch(Model::load(converted), ids);
+        const auto cmp = compare_logits(from_gguf, from_legacy, tolerance);
+        INFO(cmp.describe());
+        CHECK(cmp.ok);
+        const bool identical = from_legacy == from_gguf;  // a bool: Catch would print every logit
+        if (kernels::active_kernels().panel_rows == 0) CHECK(identical);
     }
 }
 
