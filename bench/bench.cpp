@@ -42,20 +42,26 @@ struct ModelFacts {
     uint64_t size = 0, params = 0, bytes_per_token = 0;
 };
 
+// Mean and sample standard deviation.
+std::pair<double, double> mean_and_stddev(const std::vector<double>& v) {
+    const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+    double var = 0;
+    for (double x : v) var += (x - mean) * (x - mean);
+    return {mean, v.size() > 1 ? std::sqrt(var / static_cast<double>(v.size() - 1)) : 0.0};
+}
+
 struct Record {
     const ModelFacts* model;
     int threads, n_prompt, n_gen, batch;
     std::vector<double> samples_ns;
     double probe_bps = 0, peak_rss = 0, kv_bytes = 0;
-    double avg_ts() const { return stats().first; }
-    std::pair<double, double> stats() const {  // tokens/s: mean and sample stddev
+    std::vector<double> samples_ts() const {
         std::vector<double> ts;
         for (double ns : samples_ns) ts.push_back((n_prompt + n_gen) * 1e9 / ns);
-        const double mean = std::accumulate(ts.begin(), ts.end(), 0.0) / static_cast<double>(ts.size());
-        double var = 0;
-        for (double t : ts) var += (t - mean) * (t - mean);
-        return {mean, ts.size() > 1 ? std::sqrt(var / static_cast<double>(ts.size() - 1)) : 0.0};
+        return ts;
     }
+    std::pair<double, double> stats() const { return mean_and_stddev(samples_ts()); }  // tokens/s
+    double avg_ts() const { return stats().first; }
     double bandwidth() const { return n_gen > 0 ? avg_ts() * static_cast<double>(model->bytes_per_token) : 0.0; }
 };
 
@@ -243,12 +249,8 @@ void print_json(const std::vector<Record>& records) {
     for (size_t i = 0; i < records.size(); ++i) {
         const Record& r = records[i];
         const auto [avg, sd] = r.stats();
-        std::vector<double> ts;
-        for (double ns : r.samples_ns) ts.push_back((r.n_prompt + r.n_gen) * 1e9 / ns);
-        const double avg_ns = std::accumulate(r.samples_ns.begin(), r.samples_ns.end(), 0.0) / static_cast<double>(r.samples_ns.size());
-        double var = 0;
-        for (double ns : r.samples_ns) var += (ns - avg_ns) * (ns - avg_ns);
-        const double sd_ns = r.samples_ns.size() > 1 ? std::sqrt(var / static_cast<double>(r.samples_ns.size() - 1)) : 0.0;
+        const auto [avg_ns, sd_ns] = mean_and_stddev(r.samples_ns);
+        const std::vector<double> ts = r.samples_ts();
         std::printf(
             "  {\n    \"build_commit\": \"%s\",\n    \"cpu_info\": \"%s\",\n    \"backends\": \"CPU\",\n    \"isa\": \"%s\",\n"
             "    \"model_filename\": \"%s\",\n    \"model_type\": \"%s\",\n    \"model_size\": %llu,\n    \"model_n_params\": %llu,\n"

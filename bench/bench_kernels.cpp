@@ -34,11 +34,12 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
 
 // A quantized random matrix, made once per (type, shape) and shared by every benchmark.
 struct Matrix {
-    std::vector<std::byte> plain, packed;
+    std::vector<std::byte> plain;
+    std::map<size_t, std::vector<std::byte>> packed;  // by panel rows, made on first use
     size_t rows, cols;
 };
 
-const Matrix& matrix(TensorType t, size_t rows, size_t cols) {
+Matrix& matrix(TensorType t, size_t rows, size_t cols) {
     static std::map<std::tuple<TensorType, size_t, size_t>, std::unique_ptr<Matrix>> cache;
     auto& slot = cache[{t, rows, cols}];
     if (!slot) {
@@ -48,7 +49,6 @@ const Matrix& matrix(TensorType t, size_t rows, size_t cols) {
         const auto row = random_floats(cols, 7);
         const size_t stride = row_bytes(t, cols);
         slot->plain.resize(stride * rows);
-        std::vector<std::byte> one(stride);
         for (size_t r = 0; r < rows; ++r) {  // rows differ by a rotation of one random row
             std::vector<float> shifted(cols);
             for (size_t i = 0; i < cols; ++i) shifted[i] = row[(i + r * 7) % cols];
@@ -58,18 +58,19 @@ const Matrix& matrix(TensorType t, size_t rows, size_t cols) {
     return *slot;
 }
 
+// The layout the table multiplies: its packed panels where it has them, else the file's.
 MatrixView view_for(const KernelTable& table, TensorType t, size_t rows, size_t cols) {
-    const Matrix& m = matrix(t, rows, cols);
+    Matrix& m = matrix(t, rows, cols);
     const size_t stride = row_bytes(t, cols);
-    if (packed_mul(table, t) != nullptr && packable(t, rows, cols, table.panel_rows)) {
-        auto& mutable_m = const_cast<Matrix&>(m);
-        if (mutable_m.packed.size() != m.plain.size() || mutable_m.packed.empty()) {
-            mutable_m.packed.resize(m.plain.size());
-        }
-        pack_panels(t, table.panel_rows, m.plain.data(), stride, rows, cols, mutable_m.packed.data());
-        return {t, mutable_m.packed.data(), rows, cols, stride, table.panel_rows};
+    if (packed_mul(table, t) == nullptr || !packable(t, rows, cols, table.panel_rows)) {
+        return {t, m.plain.data(), rows, cols, stride, 0};
     }
-    return {t, m.plain.data(), rows, cols, stride, 0};
+    auto& packed = m.packed[table.panel_rows];
+    if (packed.empty()) {
+        packed.resize(m.plain.size());
+        pack_panels(t, table.panel_rows, m.plain.data(), stride, rows, cols, packed.data());
+    }
+    return {t, packed.data(), rows, cols, stride, table.panel_rows};
 }
 
 void matmul_benchmark(benchmark::State& state, const KernelTable* table, TensorType t, size_t rows, size_t cols, size_t tokens) {

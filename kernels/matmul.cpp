@@ -111,8 +111,13 @@ void matmul(const KernelTable& kernels, const MatrixView& w, const float* x, siz
     const bool parallel = threads > 1 && w.rows * w.cols * n_tokens >= (size_t{1} << 18);
     const MatrixView* ws[] = {&w};
     float* ys[] = {y};
-#pragma omp parallel num_threads(threads) if (parallel)
+#pragma omp parallel num_threads(team_size(threads)) if (parallel)
     matmul_group_in_parallel(kernels, ws, ys, 1, x, n_tokens, scratch.data());
+}
+
+int team_size(int requested) {
+    static const int cpus = omp_get_num_procs();
+    return std::max(1, std::min(requested, cpus));
 }
 
 bool can_share_activations(const MatrixView& a, const MatrixView& b) {
@@ -138,9 +143,7 @@ void matmul_group_in_parallel(const KernelTable& kernels, const MatrixView* cons
         while (static_cast<size_t>(c) >= first_chunk[i + 1]) ++i;
         run_matmul_chunk(plans[i], *ws[i], scratch, n_tokens, ys[i], static_cast<size_t>(c) - first_chunk[i]);
     };
-    // More threads than CPUs: some are always descheduled, and a fixed share would wait for them.
-    static const int cpus = omp_get_num_procs();
-    if (n_tokens <= 2 && omp_get_num_threads() <= cpus) {
+    if (n_tokens <= 2) {
         // Bandwidth-bound: one contiguous range per thread keeps each a long, prefetchable stream.
 #pragma omp for schedule(static)
         for (ptrdiff_t c = 0; c < chunks; ++c) run(c);

@@ -36,7 +36,7 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<const formats
     arch->bind(*dir, impl->config, impl->weights);
     impl->directory = dir;
     for (const auto& L : impl->weights.layers) {
-        for (const Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+        for (const Linear* l : L.linears()) {
             impl->matrix_bytes += l->matrix.row_stride * l->matrix.rows;
         }
     }

@@ -1,6 +1,7 @@
 // The insides of a Model: configuration switches, bound weights, tokenizer.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <new>
 #include <vector>
@@ -50,6 +51,12 @@ struct LayerWeights {
     Linear wq, wk, wv, wo;
     Linear wqkv;              ///< fused [q | k | v] projection (Falcon, MPT) instead of wq, wk, wv
     Linear ffn_gate, ffn_up, ffn_down;
+
+    /// Every linear of the layer (absent ones have no matrix data).
+    std::array<Linear*, 8> linears() noexcept { return {&wq, &wk, &wv, &wqkv, &wo, &ffn_gate, &ffn_up, &ffn_down}; }
+    std::array<const Linear*, 8> linears() const noexcept {
+        return {&wq, &wk, &wv, &wqkv, &wo, &ffn_gate, &ffn_up, &ffn_down};
+    }
 };
 
 struct ModelWeights {

@@ -21,7 +21,7 @@ size_t scratch_for(const ModelImpl& m, uint32_t batch) {
     };
     need(m.weights.output.matrix);
     for (const auto& L : m.weights.layers) {
-        for (const Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) need(l->matrix);
+        for (const Linear* l : L.linears()) need(l->matrix);
     }
     (void)c;
     return bytes;
@@ -279,12 +279,7 @@ void forward(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardSta
     // One parallel region for the whole pass; each step work-shares inside it. A pass
     // over less than ~32 MiB of weights is over before a team would pay for its barriers.
     const bool worth_threads = s.threads > 1 && m.matrix_bytes * n >= (size_t{32} << 20);
-    // No more threads than CPUs we may run on: extra ones add no compute or bandwidth,
-    // only a context switch at every barrier (4 threads on 2 cores measured 53 % of the
-    // speed of 2 in generation before this cap).
-    static const int cpus = omp_get_num_procs();
-    const int team = std::min(s.threads, cpus);
-#pragma omp parallel num_threads(team) if (worth_threads)
+#pragma omp parallel num_threads(kernels::team_size(s.threads)) if (worth_threads)
     forward_steps(m, kernels, s, tokens, n, pos, logits, all_logits);
 }
 

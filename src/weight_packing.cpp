@@ -49,7 +49,7 @@ void pack_weights(ModelImpl& model, const kernels::KernelTable& table) {
         matrices.push_back(&m);
     };
     for (auto& L : model.weights.layers) {
-        for (Linear* l : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) consider(*l);
+        for (Linear* l : L.linears()) consider(*l);
     }
     consider(model.weights.output);
 
