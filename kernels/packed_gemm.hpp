@@ -50,12 +50,13 @@ struct PackedGemm {
                 // keep enough cache misses in flight, so ask for every line ahead of time.
                 for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
             }
-            constexpr bool pair_path = nibbles && V::pair_sums && Type != TensorType::q4_2;
-            typename V::I lo[T], hi[T];  // elements 0..15 and 16..31 (the whole block on the pair path)
-            for (int t = 0; t < T; ++t) {
-                if constexpr (pair_path) {
-                    lo[t] = V::set1(-offset * sums[t][b].sum);
-                } else {
+            constexpr bool pair_path = nibbles && V::pair_sums;
+            // q4_2 has a scale per half block, so its halves are summed apart; the other
+            // pair-path types sum the whole block into lo.
+            constexpr bool halves_apart = Type == TensorType::q4_2 || !pair_path;
+            typename V::I lo[T], hi[T];  // elements 0..15 and 16..31, or the whole block in lo
+            if constexpr (!pair_path) {
+                for (int t = 0; t < T; ++t) {
                     lo[t] = V::set1(-offset * sums[t][b].sum_lo);
                     hi[t] = V::set1(-offset * sums[t][b].sum_hi);
                 }
@@ -64,18 +65,41 @@ struct PackedGemm {
             if constexpr (pair_path) {
                 // No 4-way dot instruction: 16-bit pair products (at most 2 * 15 * 127) of
                 // all 8 groups still fit int16 summed, so widen once per block, not per group.
-                typename V::I sum16[T];
+                typename V::I sum16[T], sum16_hi[halves_apart ? T : 1];
                 for (int t = 0; t < T; ++t) sum16[t] = V::zero();
+                if constexpr (halves_apart) {
+                    for (int t = 0; t < T; ++t) sum16_hi[t] = V::zero();
+                }
                 for (size_t c = 0; c < 4; ++c) {
                     const typename V::I packed = V::load(block + c * 4 * R);
                     const typename V::I low = V::low_nibbles(packed), high = V::high_nibbles(packed);
                     for (int t = 0; t < T; ++t) {
-                        sum16[t] = V::add16(sum16[t], V::pair_products(low, V::broadcast4(quants[t] + q + 4 * c)));
-                        sum16[t] = V::add16(sum16[t], V::pair_products(high, V::broadcast4(quants[t] + q + 16 + 4 * c)));
+                        const typename V::I first = V::pair_products(low, V::broadcast4(quants[t] + q + 4 * c));
+                        const typename V::I second = V::pair_products(high, V::broadcast4(quants[t] + q + 16 + 4 * c));
+                        // GCC otherwise reassociates these sums into trees and hoists every
+                        // product ahead, which spills the accumulators to the stack.
+                        if constexpr (halves_apart) {
+                            sum16[t] = V::add16(sum16[t], first);
+                            sum16_hi[t] = V::add16(sum16_hi[t], second);
+                            V::keep_in_register(sum16_hi[t]);
+                        } else {
+                            sum16[t] = V::add16(V::add16(sum16[t], first), second);
+                        }
+                        V::keep_in_register(sum16[t]);
                     }
                 }
+                // The offset comes off after widening: a broadcast load and a shift, where
+                // setting the starting value would move each sum through a general register.
+                static_assert(offset == 0 || offset == 8, "the shift below multiplies by 8");
                 for (int t = 0; t < T; ++t) {
-                    lo[t] = V::add(lo[t], V::widen_pairs(sum16[t]));
+                    lo[t] = V::widen_pairs(sum16[t]);
+                    if constexpr (halves_apart) hi[t] = V::widen_pairs(sum16_hi[t]);
+                    if constexpr (offset != 0 && halves_apart) {
+                        lo[t] = V::sub(lo[t], V::template shift_left<3>(V::broadcast_i32(&sums[t][b].sum_lo)));
+                        hi[t] = V::sub(hi[t], V::template shift_left<3>(V::broadcast_i32(&sums[t][b].sum_hi)));
+                    } else if constexpr (offset != 0) {
+                        lo[t] = V::sub(lo[t], V::template shift_left<3>(V::broadcast_i32(&sums[t][b].sum)));
+                    }
                 }
             } else if constexpr (nibbles) {
                 for (size_t c = 0; c < 4; ++c) {
@@ -84,6 +108,8 @@ struct PackedGemm {
                     for (int t = 0; t < T; ++t) {
                         lo[t] = V::dot(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
                         hi[t] = V::dot(hi[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
+                        V::keep_in_register(lo[t]);
+                        V::keep_in_register(hi[t]);
                     }
                 }
             } else if constexpr (signed_q8) {
@@ -93,6 +119,8 @@ struct PackedGemm {
                     for (int t = 0; t < T; ++t) {
                         lo[t] = V::dot_signed(lo[t], first, V::broadcast4(quants[t] + q + 4 * g));
                         hi[t] = V::dot_signed(hi[t], second, V::broadcast4(quants[t] + q + 16 + 4 * g));
+                        V::keep_in_register(lo[t]);
+                        V::keep_in_register(hi[t]);
                     }
                 }
             } else {
@@ -101,6 +129,8 @@ struct PackedGemm {
                     for (int t = 0; t < T; ++t) {
                         lo[t] = V::dot(lo[t], first, V::broadcast4(quants[t] + q + 4 * g));
                         hi[t] = V::dot(hi[t], second, V::broadcast4(quants[t] + q + 16 + 4 * g));
+                        V::keep_in_register(lo[t]);
+                        V::keep_in_register(hi[t]);
                     }
                 }
             }
@@ -109,13 +139,12 @@ struct PackedGemm {
             if constexpr (Type == TensorType::q4_2) {
                 const typename V::F d_hi = V::load_half(scales + 2 * R);
                 for (int t = 0; t < T; ++t) {
-                    const typename V::F da = V::set1_f(sums[t][b].d);
-                    out[t] = V::fmadd(V::to_float(lo[t]), V::mul(d, da), out[t]);
-                    out[t] = V::fmadd(V::to_float(hi[t]), V::mul(d_hi, da), out[t]);
+                    const typename V::F halves = V::fmadd(V::to_float(hi[t]), d_hi, V::mul(V::to_float(lo[t]), d));
+                    out[t] = V::fmadd(halves, V::set1_f(sums[t][b].d), out[t]);
                 }
             } else {
                 for (int t = 0; t < T; ++t) {
-                    const typename V::I total = pair_path ? lo[t] : V::add(lo[t], hi[t]);
+                    const typename V::I total = halves_apart ? V::add(lo[t], hi[t]) : lo[t];
                     out[t] = V::fmadd(V::to_float(total), V::mul(d, V::set1_f(sums[t][b].d)), out[t]);
                 }
             }

@@ -202,8 +202,13 @@ struct Avx2Vec {
     static I zero() { return _mm256_setzero_si256(); }
     static I pair_products(I u, I s) { return _mm256_maddubs_epi16(u, s); }
     static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
+    static void keep_in_register(I& v) { asm("" : "+x"(v)); }
     static I widen_pairs(I v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
     static I add(I a, I b) { return _mm256_add_epi32(a, b); }
+    static I sub(I a, I b) { return _mm256_sub_epi32(a, b); }
+    template <int Bits>
+    static I shift_left(I v) { return _mm256_slli_epi32(v, Bits); }
+    static I broadcast_i32(const int32_t* p) { return _mm256_set1_epi32(*p); }
     static F zero_f() { return _mm256_setzero_ps(); }
     static F set1_f(float v) { return _mm256_set1_ps(v); }
     static F load_half(const std::byte* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }

@@ -39,6 +39,10 @@ struct Avx512Vec {
         }
     }
     static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+    static I sub(I a, I b) { return _mm512_sub_epi32(a, b); }
+    template <int Bits>
+    static I shift_left(I v) { return _mm512_slli_epi32(v, Bits); }
+    static I broadcast_i32(const int32_t* p) { return _mm512_set1_epi32(*p); }
     static constexpr bool pair_sums = !Vnni;
     static constexpr bool unsigned_bytes = Vnni;  // vpdpbusd takes 255; maddubs would saturate
     static I flip_sign_bits(I v) { return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80))); }
@@ -50,6 +54,7 @@ struct Avx512Vec {
     static I zero() { return _mm512_setzero_si512(); }
     static I pair_products(I u, I s) { return _mm512_maddubs_epi16(u, s); }
     static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
+    static void keep_in_register(I& v) { asm("" : "+v"(v)); }
     static I widen_pairs(I v) { return _mm512_madd_epi16(v, _mm512_set1_epi16(1)); }
     static F zero_f() { return _mm512_setzero_ps(); }
     static F set1_f(float v) { return _mm512_set1_ps(v); }
