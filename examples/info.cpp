@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
         std::printf("weights:         %.2f MiB (memory-mapped)\n", static_cast<double>(i.weight_bytes) / mib);
         std::printf("resident copies: %.2f MiB%s\n", static_cast<double>(i.resident_copies) / mib,
                     i.resident_copies ? " (old block encodings or unaligned data, converted once on loading)" : "");
+        std::printf("kernels:         %s, %.2f MiB of matrices repacked into its panel layout on loading\n",
+                    i.kernels.c_str(), static_cast<double>(i.packed_bytes) / mib);
         const uint32_t ctx = std::min<uint32_t>(i.context_length, 4096);
         const double kv = 2.0 * i.n_layer * ctx * (i.n_embd / i.n_head) * i.n_head_kv * sizeof(float);
         std::printf("KV cache:        %.2f MiB at context %u (f32)\n", kv / mib, ctx);

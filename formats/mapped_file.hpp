@@ -30,6 +30,8 @@ public:
     /// The path or name used in error messages.
     const std::string& name() const noexcept { return name_; }
     bool is_mapped() const noexcept { return mapping_ != nullptr; }
+    /// Whether the bytes are this object's own copy (read without mmap, or copied).
+    bool holds_copy() const noexcept { return !owned_.empty(); }
 
 private:
     MappedFile() = default;

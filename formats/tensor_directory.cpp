@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+
 #include "nibble/error.hpp"
 
 namespace nibble::formats {
@@ -34,6 +36,21 @@ std::span<const std::byte> TensorDirectory::own(std::vector<std::byte> buffer) {
     owned_bytes_ += buffer.size();
     owned_.push_back(std::make_shared<std::vector<std::byte>>(std::move(buffer)));
     return *owned_.back();
+}
+
+std::span<std::byte> TensorDirectory::exclusive_bytes(std::span<const std::byte> view) {
+    const auto begin = reinterpret_cast<uintptr_t>(view.data()), end = begin + view.size();
+    auto inside = [&](std::span<const std::byte> whole) {
+        const auto first = reinterpret_cast<uintptr_t>(whole.data());
+        return !view.empty() && begin >= first && end <= first + whole.size();
+    };
+    // Both kinds of buffer were allocated writable; only the pointers to them are const.
+    const std::span<std::byte> writable{const_cast<std::byte*>(view.data()), view.size()};
+    for (const auto& buffer : owned_) {
+        if (buffer.use_count() == 1 && inside(*buffer)) return writable;
+    }
+    if (file && file.use_count() == 1 && file->holds_copy() && inside(file->bytes())) return writable;
+    return {};
 }
 
 uint64_t tensor_bytes(uint32_t type_id, const std::array<uint64_t, 4>& ne, std::string_view tensor_name) {

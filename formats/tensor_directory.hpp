@@ -50,6 +50,10 @@ public:
     /// whose bytes had to be converted).
     std::span<const std::byte> own(std::vector<std::byte> buffer);
 
+    /// `view` made writable, where its bytes are this directory's alone: a converted
+    /// tensor, or a file read into memory that no one else holds. Empty otherwise.
+    std::span<std::byte> exclusive_bytes(std::span<const std::byte> view);
+
     /// Bytes held outside the file mapping (converted tensors).
     size_t owned_bytes() const noexcept { return owned_bytes_; }
 

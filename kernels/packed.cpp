@@ -159,6 +159,16 @@ void pack_panels(TensorType type, size_t R, const std::byte* src, size_t row_str
     }
 }
 
+void pack_panels_in_place(TensorType type, size_t R, std::byte* data, size_t rows, size_t cols) {
+    const size_t panel_bytes = row_bytes(type, cols) * R;
+    std::vector<std::byte> rows_of_panel(panel_bytes);
+    for (size_t r0 = 0; r0 < rows; r0 += R) {
+        std::byte* panel = data + (r0 / R) * panel_bytes;
+        std::memcpy(rows_of_panel.data(), panel, panel_bytes);
+        pack_panels(type, R, rows_of_panel.data(), panel_bytes / R, R, cols, panel);
+    }
+}
+
 void unpack_panel_row(TensorType type, size_t R, const std::byte* packed, size_t row, size_t cols, std::byte* dst) {
     const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;
     const std::byte* panel = packed + (row / R) * panel_block * blocks;

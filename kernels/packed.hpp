@@ -26,6 +26,10 @@ bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noex
 void pack_panels(TensorType type, size_t panel_rows, const std::byte* src, size_t row_stride, size_t rows, size_t cols,
                  std::byte* dst);
 
+/// Packs rows x cols contiguous weights where they lie: panel by panel through a copy
+/// of one panel, so nothing else needs to hold the whole matrix.
+void pack_panels_in_place(TensorType type, size_t panel_rows, std::byte* data, size_t rows, size_t cols);
+
 /// Unpacks one row of a packed matrix back into the file's layout (for tests and tools).
 void unpack_panel_row(TensorType type, size_t panel_rows, const std::byte* packed, size_t row, size_t cols, std::byte* dst);
 

@@ -25,7 +25,7 @@ const char* version() noexcept { return "0.1.0"; }
 
 namespace detail {
 
-std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<const formats::TensorDirectory> dir) {
+std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::TensorDirectory> dir) {
     auto impl = std::make_shared<ModelImpl>();
     const auto arch_name = dir->metadata.get_string("general.architecture");
     if (!arch_name) throw Error(ErrorCode::bad_model, fmt::format("{}: no general.architecture key", dir->file_name()));
@@ -34,14 +34,13 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<const formats
         throw Error(ErrorCode::unsupported, fmt::format("{}: architecture '{}' is not supported", dir->file_name(), *arch_name));
     }
     arch->bind(*dir, impl->config, impl->weights);
-    impl->directory = dir;
     for (const auto& L : impl->weights.layers) {
         for (const Linear* l : L.linears()) {
             impl->matrix_bytes += l->matrix.row_stride * l->matrix.rows;
         }
     }
     impl->matrix_bytes += impl->weights.output.matrix.row_stride * impl->weights.output.matrix.rows;
-    pack_weights(*impl, kernels::active_kernels());
+    pack_weights(*impl, *dir, kernels::active_kernels());
     impl->tokenizer = make_tokenizer(dir->metadata, dir->file_name());
     const size_t vocab = impl->tokenizer.vocab_size();
     if (vocab != 0 && vocab != impl->config.n_vocab) {
@@ -79,6 +78,8 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<const formats
     }
     info.file_bytes = dir->file ? dir->file->size() : 0;
     info.resident_copies = dir->owned_bytes();
+    info.packed_bytes = impl->packed_bytes;
+    info.kernels = kernels::active_kernels().isa;
     std::map<std::string, size_t> counts;
     for (const auto& t : dir->tensors()) {
         info.weight_bytes += t.data.size();
@@ -93,7 +94,7 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<const formats
 
 namespace {
 
-std::shared_ptr<const formats::TensorDirectory> read_any(std::shared_ptr<const formats::MappedFile> file,
+std::shared_ptr<formats::TensorDirectory> read_any(std::shared_ptr<const formats::MappedFile> file,
                                                          const LoadOptions& options) {
     return formats::read_model_file(std::move(file), options.tokenizer_path);
 }

@@ -73,18 +73,19 @@ struct AlignedDelete {
 struct ModelImpl {
     std::shared_ptr<const formats::TensorDirectory> directory;
     std::unique_ptr<std::byte, AlignedDelete> packed_storage;  ///< weights repacked for the kernels, if any
+    size_t packed_bytes = 0;  ///< bytes of the matrices in the kernels' panel layout
     size_t matrix_bytes = 0;  ///< bytes of every matrix a token reads (sizes the work of a pass)
     ModelConfig config;
     ModelWeights weights;
     Tokenizer tokenizer;
     ModelInfo info;
 
-    static std::shared_ptr<const ModelImpl> create(std::shared_ptr<const formats::TensorDirectory> directory);
+    static std::shared_ptr<const ModelImpl> create(std::shared_ptr<formats::TensorDirectory> directory);
     static Tokenizer make_tokenizer(const formats::Metadata& metadata, const std::string& file_name);
 };
 
 /// Repacks the matrices `table` multiplies faster in its panel layout (no-op for tables
 /// without one); the views then point at the packed copy.
-void pack_weights(ModelImpl& model, const kernels::KernelTable& table);
+void pack_weights(ModelImpl& model, formats::TensorDirectory& directory, const kernels::KernelTable& table);
 
 }  // namespace nibble::detail

@@ -1,6 +1,7 @@
 // Repacks the quantized matrices into the panel layout of the active kernel table, once
 // at load. The packed copy replaces the file's bytes in memory: the mapped pages it came
-// from are handed back to the kernel, so a packed model costs its file size, not twice.
+// from are handed back to the kernel, or memory the model alone holds is packed where it
+// lies, so a packed model costs its file size, not twice.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -34,28 +35,48 @@ void release_mapped_pages(const void* data, size_t size) {
 
 }  // namespace
 
-void pack_weights(ModelImpl& model, const kernels::KernelTable& table) {
+void pack_weights(ModelImpl& model, formats::TensorDirectory& directory, const kernels::KernelTable& table) {
     if (table.panel_rows == 0) return;
-    std::vector<kernels::MatrixView*> matrices;
+    std::vector<kernels::MatrixView*> from_mapping;
+    std::vector<std::pair<kernels::MatrixView*, std::byte*>> in_place;
     auto consider = [&](Linear& l) {
         kernels::MatrixView& m = l.matrix;
         if (m.data == nullptr || m.data == model.weights.token_embd.data) return;  // tied output: read as the embedding
         if (kernels::packed_mul(table, m.type) == nullptr) return;
         if (!kernels::packable(m.type, m.rows, m.cols, table.panel_rows)) return;
-        // Only what a file mapping holds: its pages go back once packed. A matrix in
-        // memory we cannot give back (a converted 2023 encoding, a file read without
-        // mmap, caller memory) would be held twice; it keeps the file layout instead.
-        if (!in_file_mapping(*model.directory->file, m.data, m.row_stride * m.rows)) return;
-        matrices.push_back(&m);
+        const size_t bytes = m.row_stride * m.rows;
+        // A file mapping's pages go back once packed; memory this model alone holds (a
+        // converted 2023 encoding, a file read without mmap) is packed where it lies.
+        // Caller memory (load_from_memory) is neither: it keeps the file layout.
+        if (in_file_mapping(*directory.file, m.data, bytes)) {
+            from_mapping.push_back(&m);
+        } else if (m.row_stride == kernels::row_bytes(m.type, m.cols)) {
+            const auto mine = directory.exclusive_bytes({static_cast<const std::byte*>(m.data), bytes});
+            if (!mine.empty()) in_place.emplace_back(&m, mine.data());
+        }
     };
     for (auto& L : model.weights.layers) {
         for (Linear* l : L.linears()) consider(*l);
     }
     consider(model.weights.output);
 
+    auto now_packed = [&](kernels::MatrixView& m, std::byte* data) {
+        m.data = data;
+        m.row_stride = kernels::row_bytes(m.type, m.cols);
+        m.panel_rows = table.panel_rows;
+        model.packed_bytes += m.row_stride * m.rows;
+    };
+    const auto in_place_count = static_cast<ptrdiff_t>(in_place.size());
+#pragma omp parallel for schedule(dynamic, 1)
+    for (ptrdiff_t i = 0; i < in_place_count; ++i) {
+        auto [m, data] = in_place[static_cast<size_t>(i)];
+        kernels::pack_panels_in_place(m->type, table.panel_rows, data, m->rows, m->cols);
+    }
+    for (auto [m, data] : in_place) now_packed(*m, data);
+
     std::vector<size_t> offsets;
     size_t total = 0;
-    for (const auto* m : matrices) {
+    for (const auto* m : from_mapping) {
         offsets.push_back(total);
         total += (kernels::row_bytes(m->type, m->cols) * m->rows + 63) / 64 * 64;
     }
@@ -67,17 +88,15 @@ void pack_weights(ModelImpl& model, const kernels::KernelTable& table) {
 #if defined(MADV_HUGEPAGE)
     madvise(model.packed_storage.get(), total, MADV_HUGEPAGE);
 #endif
-    const auto count = static_cast<ptrdiff_t>(matrices.size());
+    const auto count = static_cast<ptrdiff_t>(from_mapping.size());
 #pragma omp parallel for schedule(dynamic, 1)
     for (ptrdiff_t i = 0; i < count; ++i) {
-        kernels::MatrixView& m = *matrices[static_cast<size_t>(i)];
+        const kernels::MatrixView& m = *from_mapping[static_cast<size_t>(i)];
         std::byte* dst = model.packed_storage.get() + offsets[static_cast<size_t>(i)];
         kernels::pack_panels(m.type, table.panel_rows, static_cast<const std::byte*>(m.data), m.row_stride, m.rows, m.cols, dst);
         release_mapped_pages(m.data, m.row_stride * m.rows);
-        m.data = dst;
-        m.row_stride = kernels::row_bytes(m.type, m.cols);
-        m.panel_rows = table.panel_rows;
     }
+    for (size_t i = 0; i < from_mapping.size(); ++i) now_packed(*from_mapping[i], model.packed_storage.get() + offsets[i]);
 }
 
 }  // namespace nibble::detail

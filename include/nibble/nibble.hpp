@@ -90,6 +90,8 @@ struct ModelInfo {
     uint64_t file_bytes = 0;
     uint64_t weight_bytes = 0;    ///< bytes of all tensors
     uint64_t resident_copies = 0; ///< bytes nibble copied out of the file (layout conversions)
+    uint64_t packed_bytes = 0;    ///< bytes of matrices repacked into the kernels' panel layout at load
+    std::string kernels;          ///< the kernel table in use ("avx2", "neon-dotprod", ...)
     std::vector<std::pair<std::string, size_t>> tensor_types;  ///< type name -> tensor count
 };
 
