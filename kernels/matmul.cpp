@@ -90,6 +90,8 @@ MatmulPlan plan_matmul(const KernelTable& kernels, const MatrixView& w, size_t n
     const size_t bytes_per_unit = row_bytes(w.type, w.cols) * plan.unit;
     plan.units_per_chunk = std::max<size_t>(1, (size_t{32} << 10) / std::max<size_t>(bytes_per_unit, 1));
     if (n_tokens > 1) plan.units_per_chunk = std::max<size_t>(1, plan.units_per_chunk / 2);
+    // Long float rows would make that one row; the row-tiled float kernels need several.
+    if (n_tokens > 1 && plan.unit == 1) plan.units_per_chunk = std::max<size_t>(plan.units_per_chunk, 16);
     plan.chunks = (w.rows / plan.unit + plan.units_per_chunk - 1) / plan.units_per_chunk;
     return plan;
 }

@@ -7,6 +7,7 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/float_gemm.hpp"
 #include "kernels/float_ops_simd.hpp"
 #include "kernels/packed_gemm.hpp"
 #include "kernels/rows_by_dot.hpp"
@@ -219,6 +220,19 @@ struct Avx2Vec {
     static void store_f(float* p, F v) { _mm256_storeu_ps(p, v); }
 };
 
+// Float tiles of 4 rows x 3 tokens: 12 accumulators, 3 activations and a weight vector
+// fill the 16 registers.
+struct Avx2Float {
+    static constexpr size_t lanes = 8;
+    static constexpr int row_tile = 4, token_tile = 3;
+    using F = __m256;
+    static F zero() { return _mm256_setzero_ps(); }
+    static F load(const float* p) { return _mm256_loadu_ps(p); }
+    static F load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+    static float sum(F v) { return hsum(v); }
+};
+
 constexpr FloatOps avx2_float_ops = SimdFloatOps<xsimd::fma3<xsimd::avx2>>::table();
 
 constexpr KernelTable avx2_table{
@@ -231,8 +245,8 @@ constexpr KernelTable avx2_table{
     dot_q4_1,
     dot_q4_2,
     dot_q8_0,
-    rows_by_dot<dot_f32>,
-    rows_by_dot<dot_f16>,
+    FloatGemm<Avx2Float, float>::mul,
+    FloatGemm<Avx2Float, uint16_t>::mul,
     rows_by_dot<dot_q4_0>,
     rows_by_dot<dot_q4_1>,
     rows_by_dot<dot_q4_2>,

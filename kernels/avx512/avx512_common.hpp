@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/kernels.hpp"
+#include "kernels/float_gemm.hpp"
 #include "kernels/float_ops_simd.hpp"
 #include "kernels/packed_gemm.hpp"
 
@@ -66,6 +67,18 @@ struct Avx512Vec {
     static void store_f(float* p, F v) { _mm512_storeu_ps(p, v); }
 };
 
+// Float tiles of 4 rows x 6 tokens: 24 accumulators of the 32 registers.
+struct Avx512Float {
+    static constexpr size_t lanes = 16;
+    static constexpr int row_tile = 4, token_tile = 6;
+    using F = __m512;
+    static F zero() { return _mm512_setzero_ps(); }
+    static F load(const float* p) { return _mm512_loadu_ps(p); }
+    static F load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+    static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+    static float sum(F v) { return _mm512_reduce_add_ps(v); }
+};
+
 constexpr FloatOps avx512_float_ops = SimdFloatOps<xsimd::avx512bw>::table();
 
 template <bool Vnni>
@@ -74,6 +87,8 @@ KernelTable make_avx512_table(const char* name) {
     KernelTable t = avx2_kernels();
     t.isa = name;
     t.panel_rows = V::rows;
+    t.mul_f32 = FloatGemm<Avx512Float, float>::mul;
+    t.mul_f16 = FloatGemm<Avx512Float, uint16_t>::mul;
     t.mul_packed_q4_0 = PackedGemm<V, TensorType::q4_0>::mul;
     t.mul_packed_q4_1 = PackedGemm<V, TensorType::q4_1>::mul;
     t.mul_packed_q4_2 = PackedGemm<V, TensorType::q4_2>::mul;

@@ -8,6 +8,7 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
+#include "kernels/float_gemm.hpp"
 #include "kernels/float_ops_simd.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/rows_by_dot.hpp"
@@ -16,6 +17,18 @@ namespace nibble::kernels {
 namespace {
 
 constexpr FloatOps neon_float_ops = SimdFloatOps<xsimd::neon64>::table();
+
+// Float tiles of 4 rows x 6 tokens: 24 accumulators of the 32 registers.
+struct NeonFloat {
+    static constexpr size_t lanes = 4;
+    static constexpr int row_tile = 4, token_tile = 6;
+    using F = float32x4_t;
+    static F zero() { return vdupq_n_f32(0.0f); }
+    static F load(const float* p) { return vld1q_f32(p); }
+    static F load(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+    static F fmadd(F a, F b, F c) { return vfmaq_f32(c, a, b); }
+    static float sum(F v) { return vaddvq_f32(v); }
+};
 
 // Int32 sums are exact, and blocks are accumulated in order in float, so these
 // kernels give the scalar reference's results bit for bit.
@@ -135,7 +148,7 @@ struct NeonKernels {
     static constexpr KernelTable table(const char* name) {
         return {name,          quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1,
                 dot_q4_2,      dot_q8_0,
-                rows_by_dot<dot_f32>, rows_by_dot<dot_f16>, rows_by_dot<dot_q4_0>, rows_by_dot<dot_q4_1>,
+                FloatGemm<NeonFloat, float>::mul, FloatGemm<NeonFloat, uint16_t>::mul, rows_by_dot<dot_q4_0>, rows_by_dot<dot_q4_1>,
                 rows_by_dot<dot_q4_2>, rows_by_dot<dot_q8_0>, 0, nullptr, nullptr, nullptr, nullptr, &neon_float_ops};
     }
 };
