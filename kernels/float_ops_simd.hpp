@@ -143,24 +143,27 @@ struct SimdFloatOps {
         for (; p < count; ++p) out[p] = dot(q, rows + p * row_stride, n);
     }
 
-    // Columns in register-sized strips, every row added into the strip before it is stored.
+    // Columns in strips of K vectors, every row added into the strip before it is stored.
+    template <size_t K>
+    static void weighted_strip(const float* weights, const float* rows, size_t row_stride, size_t count, float* out) {
+        B acc[K];
+        for (size_t k = 0; k < K; ++k) acc[k] = B(0.0f);
+        for (size_t p = 0; p < count; ++p) {
+            const B w(weights[p]);
+            const float* row = rows + p * row_stride;
+            for (size_t k = 0; k < K; ++k) acc[k] = xsimd::fma(w, load(row + k * W), acc[k]);
+        }
+        for (size_t k = 0; k < K; ++k) acc[k].store_unaligned(out + k * W);
+    }
+
+    // Wide strips first: each row's weight is broadcast once for more columns, and eight
+    // independent sums keep the adds from waiting on each other (a head of 64 is one strip
+    // on AVX2).
     static void weighted_sum(const float* weights, const float* rows, size_t row_stride, size_t count, size_t n, float* out) {
-        constexpr size_t strip = 4 * W;
         size_t i = 0;
-        for (; i + strip <= n; i += strip) {
-            B acc[4] = {B(0.0f), B(0.0f), B(0.0f), B(0.0f)};
-            for (size_t p = 0; p < count; ++p) {
-                const B w(weights[p]);
-                const float* row = rows + p * row_stride + i;
-                for (size_t k = 0; k < 4; ++k) acc[k] = xsimd::fma(w, load(row + k * W), acc[k]);
-            }
-            for (size_t k = 0; k < 4; ++k) acc[k].store_unaligned(out + i + k * W);
-        }
-        for (; i + W <= n; i += W) {
-            B acc(0.0f);
-            for (size_t p = 0; p < count; ++p) acc = xsimd::fma(B(weights[p]), load(rows + p * row_stride + i), acc);
-            acc.store_unaligned(out + i);
-        }
+        for (; i + 8 * W <= n; i += 8 * W) weighted_strip<8>(weights, rows + i, row_stride, count, out + i);
+        for (; i + 4 * W <= n; i += 4 * W) weighted_strip<4>(weights, rows + i, row_stride, count, out + i);
+        for (; i + W <= n; i += W) weighted_strip<1>(weights, rows + i, row_stride, count, out + i);
         for (; i < n; ++i) {
             float sum = 0.0f;
             for (size_t p = 0; p < count; ++p) sum += weights[p] * rows[p * row_stride + i];
