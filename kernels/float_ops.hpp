@@ -25,6 +25,13 @@ struct FloatOps {
     void (*dots)(const float* q, const float* rows, size_t row_stride, size_t count, size_t n, float* out);
     /// out[i] = sum over p < count of weights[p] * rows[p * row_stride + i], for i < n
     void (*weighted_sum)(const float* weights, const float* rows, size_t row_stride, size_t count, size_t n, float* out);
+    /// In-place GELU through the fp16 table (gelu_table.hpp), as the reference computes it.
+    void (*gelu)(float* x, size_t n);
+    /// Rotary embedding of one head, in place: the first n_rot values turn by the angles
+    /// whose cos and sin (n_rot / 2 of each) are given, the rest pass through. Adjacent
+    /// pairs turn (x[2i], x[2i+1]); half split turns (x[i], x[i + n_rot / 2]).
+    void (*rope_adjacent)(float* x, const float* cos, const float* sin, size_t n_rot);
+    void (*rope_half_split)(float* x, const float* cos, const float* sin, size_t n_rot);
 };
 
 /// The scalar definitions (sums of squares and of exponentials in double).

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "kernels/float_ops.hpp"
+#include "kernels/gelu_table.hpp"
 
 namespace nibble::kernels {
 namespace {
@@ -171,7 +172,94 @@ struct SimdFloatOps {
         }
     }
 
-    static constexpr FloatOps table() { return {dot, axpy, rms_norm, layer_norm, softmax, swiglu, add, dots, weighted_sum}; }
+    using I = xsimd::batch<int32_t, Arch>;
+
+    // fp32 -> fp16 bits, rounding to nearest even, for finite inputs below 65504 (what
+    // the GELU table sees): the bits of fp32_to_fp16 without a branch per element.
+    static I fp16_bits(B x) {
+        const I bits = xsimd::bitwise_cast<I>(x);
+        const I sign = (bits >> 16) & I(0x8000);
+        const I magnitude = bits & I(0x7fffffff);
+        // Normal halves: move the exponent bias from 127 to 15 and round off 13 bits,
+        // ties to the even one (a carry into the exponent is the right answer).
+        const I normal = (magnitude - I(0x38000000) + I(0x0fff) + ((magnitude >> 13) & I(1))) >> 13;
+        // Subnormal halves: adding 0.5 makes the float addition itself round to a
+        // multiple of 2^-24, the subnormal step; the low bits are then the half.
+        const I tiny = xsimd::bitwise_cast<I>(xsimd::abs(x) + B(0.5f)) - I(0x3f000000);
+        return sign | xsimd::select(magnitude >= I(0x38800000), normal, tiny);
+    }
+
+    static void gelu(float* x, size_t n) {
+        const float* table = gelu_fp16_table();
+        size_t i = 0;
+        for (; i + W <= n; i += W) {
+            const B v = load(x + i);
+            const auto in_table = (v > B(gelu_table_low)) & (v < B(gelu_table_high));
+            // Lanes outside the table (and NaN) read entry 0 and are replaced below.
+            const I index = fp16_bits(v) & xsimd::bitwise_cast<I>(xsimd::bitwise_cast(in_table));
+            const B looked_up = B::gather(table, index);
+            const B y = xsimd::select(v <= B(gelu_table_low), B(0.0f), xsimd::select(in_table, looked_up, v));
+            y.store_unaligned(x + i);
+        }
+        reference_float_ops().gelu(x + i, n - i);
+    }
+
+    struct SwapPairs {
+        static constexpr unsigned get(unsigned i, unsigned) { return i ^ 1u; }
+    };
+    struct SpreadLowHalf {
+        static constexpr unsigned get(unsigned i, unsigned) { return i / 2; }
+    };
+    struct SpreadHighHalf {
+        static constexpr unsigned get(unsigned i, unsigned n) { return n / 2 + i / 2; }
+    };
+    struct NegateEven {
+        static constexpr unsigned get(unsigned i, unsigned) { return i % 2 == 0 ? 0x80000000u : 0u; }
+    };
+    using U = xsimd::batch<uint32_t, Arch>;
+
+    // Adjacent pairs, 2W values per step: each angle's cos and sin spread over its pair,
+    // the pair swapped, and the sine negated on the first element, so that
+    // x0 cos - x1 sin and x1 cos + x0 sin come out of the same multiplies and adds as
+    // the reference (IEEE addition commutes, and negation is exact).
+    static void rope_adjacent(float* x, const float* cos, const float* sin, size_t n_rot) {
+        const auto swap = xsimd::make_batch_constant<U, SwapPairs>();
+        const auto low = xsimd::make_batch_constant<U, SpreadLowHalf>();
+        const auto high = xsimd::make_batch_constant<U, SpreadHighHalf>();
+        const B flip_even = xsimd::bitwise_cast<B>(U(xsimd::make_batch_constant<U, NegateEven>()));
+        const size_t pairs = n_rot / 2;
+        size_t i = 0;
+        for (; i + W <= pairs; i += W) {
+            const B c = load(cos + i), s = load(sin + i);
+            const B c_halves[2] = {xsimd::swizzle(c, low), xsimd::swizzle(c, high)};
+            const B s_halves[2] = {xsimd::swizzle(s, low) ^ flip_even, xsimd::swizzle(s, high) ^ flip_even};
+            for (size_t h = 0; h < 2; ++h) {
+                float* at = x + 2 * i + h * W;
+                const B v = load(at);
+                (v * c_halves[h] + xsimd::swizzle(v, swap) * s_halves[h]).store_unaligned(at);
+            }
+        }
+        reference_float_ops().rope_adjacent(x + 2 * i, cos + i, sin + i, n_rot - 2 * i);
+    }
+
+    static void rope_half_split(float* x, const float* cos, const float* sin, size_t n_rot) {
+        const size_t half = n_rot / 2;
+        size_t i = 0;
+        for (; i + W <= half; i += W) {
+            const B x0 = load(x + i), x1 = load(x + i + half), c = load(cos + i), s = load(sin + i);
+            (x0 * c - x1 * s).store_unaligned(x + i);
+            (x0 * s + x1 * c).store_unaligned(x + i + half);
+        }
+        for (; i < half; ++i) {
+            const float x0 = x[i], x1 = x[i + half];
+            x[i] = x0 * cos[i] - x1 * sin[i];
+            x[i + half] = x0 * sin[i] + x1 * cos[i];
+        }
+    }
+
+    static constexpr FloatOps table() {
+        return {dot, axpy, rms_norm, layer_norm, softmax, swiglu, add, dots, weighted_sum, gelu, rope_adjacent, rope_half_split};
+    }
 };
 
 }  // namespace

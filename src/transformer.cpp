@@ -84,30 +84,32 @@ void norm(const kernels::FloatOps& ops, const ModelConfig& c, const NormWeights&
 }
 
 // Rotary embedding of one token's heads, in place.
-void rotate_heads(const ModelConfig& c, const ForwardState& s, uint32_t t, float* vectors, uint32_t heads) {
+void rotate_heads(const kernels::FloatOps& ops, const ModelConfig& c, const ForwardState& s, uint32_t t, float* vectors,
+                  uint32_t heads) {
     const uint32_t half = c.n_rot / 2;
     const float* cos = s.rope_cos.data() + size_t{t} * half;
     const float* sin = s.rope_sin.data() + size_t{t} * half;
     for (uint32_t h = 0; h < heads; ++h) {
         float* head = vectors + size_t{h} * c.head_dim;
         if (c.rope == RopeMode::adjacent_pairs) {
-            rope_adjacent(head, cos, sin, c.n_rot);
+            ops.rope_adjacent(head, cos, sin, c.n_rot);
         } else {
-            rope_half_split(head, cos, sin, c.n_rot);
+            ops.rope_half_split(head, cos, sin, c.n_rot);
         }
     }
 }
 
 // Rotary on q and k of every token, then k and v into the cache: one step.
-void rotate_and_cache(const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n, uint32_t pos) {
+void rotate_and_cache(const kernels::FloatOps& ops, const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n,
+                      uint32_t pos) {
     const uint32_t kv_dim = c.kv_dim();
     const size_t layer_base = size_t{layer} * s.n_ctx * kv_dim;
 #pragma omp for schedule(static)
     for (uint32_t t = 0; t < n; ++t) {
         float* k = s.k.data() + size_t{t} * kv_dim;
         if (c.rope != RopeMode::none) {
-            rotate_heads(c, s, t, s.q.data() + size_t{t} * c.n_embd, c.n_head);
-            rotate_heads(c, s, t, k, c.n_head_kv);
+            rotate_heads(ops, c, s, t, s.q.data() + size_t{t} * c.n_embd, c.n_head);
+            rotate_heads(ops, c, s, t, k, c.n_head_kv);
         }
         std::copy_n(k, kv_dim, s.k_cache.data() + layer_base + size_t{pos + t} * kv_dim);
         std::copy_n(s.v.data() + size_t{t} * kv_dim, kv_dim, s.v_cache.data() + layer_base + size_t{pos + t} * kv_dim);
@@ -185,7 +187,7 @@ void feed_forward(const kernels::KernelTable& kernels, const ModelConfig& c, For
         if (c.ffn == FfnKind::swiglu) {
             kernels.ops->swiglu(s.gate.data() + size_t{t} * c.n_ff, up, c.n_ff);
         } else {
-            gelu(up, c.n_ff);
+            kernels.ops->gelu(up, c.n_ff);
         }
     }
     linear(kernels, s, L.ffn_down, s.up.data(), n, s.ffn_out.data());
@@ -250,7 +252,7 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
             attn_input = s.attn_in.data();
         }
         project_qkv(kernels, c, s, L, attn_input, n);
-        rotate_and_cache(c, s, l, n, pos);
+        rotate_and_cache(ops, c, s, l, n, pos);
         attention(ops, c, s, l, n, pos);
         linear(kernels, s, L.wo, s.attn.data(), n, s.proj.data());
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -26,7 +27,7 @@ TEST_CASE("GELU matches the tanh form to fp16 precision and passes large values 
     std::vector<float> x;
     for (float v = -12.0f; v <= 12.0f; v += 0.173f) x.push_back(v);
     std::vector<float> y = x;
-    gelu(y.data(), y.size());
+    kernels::reference_float_ops().gelu(y.data(), y.size());
     for (size_t i = 0; i < x.size(); ++i) {
         const double v = x[i];
         const double exact = 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
@@ -129,7 +130,68 @@ TEST_CASE("every table's float operations match the scalar reference", "[ops][is
     }
 }
 
+TEST_CASE("every table's GELU and rotary give the reference's bits", "[ops][isa]") {
+    const kernels::FloatOps& ref = kernels::reference_float_ops();
+    // GELU: one float in every 4099 bit patterns (every exponent, both signs, NaN and
+    // infinity included), then the fp16 rounding boundaries and the table's edges.
+    std::vector<float> x;
+    for (uint64_t bits = 0; bits <= 0xffffffffu; bits += 4099) {
+        float v;
+        const auto b = static_cast<uint32_t>(bits);
+        std::memcpy(&v, &b, 4);
+        x.push_back(v);
+    }
+    for (uint32_t h = 0; h < 0x10000; h += 7) {
+        const float v = kernels::fp16_to_fp32(static_cast<uint16_t>(h));
+        x.push_back(v);
+        x.push_back(std::nextafter(v, 0.0f));
+        x.push_back(std::nextafter(v, INFINITY));
+    }
+    for (float v : {-10.0f, 10.0f, std::nextafter(-10.0f, 0.0f), std::nextafter(10.0f, 0.0f), 0.0f, -0.0f, 65504.0f}) x.push_back(v);
+    for (size_t i = 0; i + 1 < x.size(); i += 2) {  // midpoints between fp16 neighbours: ties
+        const float h = kernels::fp16_to_fp32(kernels::fp32_to_fp16(x[i]));
+        const auto up = static_cast<uint16_t>(kernels::fp32_to_fp16(h) + 1);
+        const float next = kernels::fp16_to_fp32(up);
+        if (std::isfinite(h) && std::isfinite(next)) x.push_back(h + (next - h) / 2);
+    }
+    x.push_back(7.0f);  // a length that is not a multiple of any vector width
+    std::vector<float> want = x;
+    ref.gelu(want.data(), want.size());
+    std::mt19937 rng(9);
+    std::normal_distribution<float> dist(0.0f, 3.0f);
+    for (const auto* table : kernels::available_kernels()) {
+        INFO(table->isa);
+        std::vector<float> got = x;
+        table->ops->gelu(got.data(), got.size());
+        size_t differ = 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+            differ += std::memcmp(&got[i], &want[i], 4) != 0 && !(std::isnan(got[i]) && std::isnan(want[i]));
+        }
+        CHECK(differ == 0);
+        for (size_t n_rot : {2u, 6u, 16u, 24u, 64u, 128u}) {
+            for (const size_t head_dim : {n_rot, n_rot + 10}) {
+                INFO("n_rot " << n_rot << " head " << head_dim);
+                std::vector<float> v(head_dim), c(n_rot / 2), s(n_rot / 2);
+                for (auto& e : v) e = dist(rng);
+                for (size_t i = 0; i < c.size(); ++i) {
+                    c[i] = std::cos(0.37f * static_cast<float>(i + 1));
+                    s[i] = std::sin(0.37f * static_cast<float>(i + 1));
+                }
+                for (auto rope : {&kernels::FloatOps::rope_adjacent, &kernels::FloatOps::rope_half_split}) {
+                    std::vector<float> a = v, b = v;
+                    (ref.*rope)(a.data(), c.data(), s.data(), n_rot);
+                    (table->ops->*rope)(b.data(), c.data(), s.data(), n_rot);
+                    CHECK((a == b));
+                }
+            }
+        }
+    }
+}
+
 TEST_CASE("rotary embeddings", "[ops]") {
+    const kernels::FloatOps& ops = kernels::reference_float_ops();
+    auto rope_adjacent = ops.rope_adjacent;
+    auto rope_half_split = ops.rope_half_split;
     // position 0 leaves vectors unchanged; a quarter turn on the first pair at position 1
     std::vector<float> c(2), sn(2);
     rope_angles(0, 4, 10000.0f, c.data(), sn.data());

@@ -2,6 +2,8 @@
 #include <cmath>
 
 #include "kernels/float_ops.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/gelu_table.hpp"
 
 namespace nibble::kernels {
 namespace {
@@ -68,7 +70,36 @@ void weighted_sum(const float* weights, const float* rows, size_t row_stride, si
     for (size_t p = 0; p < count; ++p) axpy(weights[p], rows + p * row_stride, out, n);
 }
 
-constexpr FloatOps reference_ops{dot, axpy, rms_norm, layer_norm, softmax, swiglu, add, dots, weighted_sum};
+void gelu(float* x, size_t n) {
+    const float* table = gelu_fp16_table();
+    for (size_t i = 0; i < n; ++i) {
+        if (x[i] <= gelu_table_low) {
+            x[i] = 0.0f;
+        } else if (x[i] < gelu_table_high) {
+            x[i] = table[fp32_to_fp16(x[i])];
+        }
+    }
+}
+
+void rope_adjacent(float* x, const float* cos, const float* sin, size_t n_rot) {
+    for (size_t i = 0; i < n_rot / 2; ++i) {
+        const float x0 = x[2 * i], x1 = x[2 * i + 1];
+        x[2 * i] = x0 * cos[i] - x1 * sin[i];
+        x[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+    }
+}
+
+void rope_half_split(float* x, const float* cos, const float* sin, size_t n_rot) {
+    const size_t half = n_rot / 2;
+    for (size_t i = 0; i < half; ++i) {
+        const float x0 = x[i], x1 = x[i + half];
+        x[i] = x0 * cos[i] - x1 * sin[i];
+        x[i + half] = x0 * sin[i] + x1 * cos[i];
+    }
+}
+
+constexpr FloatOps reference_ops{dot,          axpy, rms_norm, layer_norm,    softmax,        swiglu, add, dots,
+                                 weighted_sum, gelu, rope_adjacent, rope_half_split};
 
 }  // namespace
 
