@@ -12,7 +12,7 @@ struct WideningDot {
     }
 };
 
-constexpr KernelTable neon_table = NeonKernels<WideningDot>::table("neon");
+constexpr KernelTable neon_table = NeonKernels<WideningDot, false>::table("neon");
 
 }  // namespace
 

@@ -6,11 +6,14 @@
 
 #include <arm_neon.h>
 
+#include <cstring>
+
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/float_gemm.hpp"
 #include "kernels/float_ops_simd.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/packed_gemm.hpp"
 #include "kernels/rows_by_dot.hpp"
 
 namespace nibble::kernels {
@@ -30,9 +33,65 @@ struct NeonFloat {
     static float sum(F v) { return vaddvq_f32(v); }
 };
 
-// Int32 sums are exact, and blocks are accumulated in order in float, so these
-// kernels give the scalar reference's results bit for bit.
-template <class Dot>
+// Panels of 4 rows (one int32 lane each) x 8 tokens for the matrix kernels
+// (packed_gemm.hpp): SDOT where the CPU has it, otherwise widening multiplies whose
+// adjacent pairs are summed in 16 bits (exact for nibbles, as with x86's maddubs).
+template <class Dot, bool DotProd>
+struct NeonVec {
+    static constexpr size_t rows = 4;
+    static constexpr int tokens = 8;
+    using I = int32x4_t;
+    using F = float32x4_t;
+    static int8x16_t bytes(I v) { return vreinterpretq_s8_s32(v); }
+    static uint8x16_t ubytes(I v) { return vreinterpretq_u8_s32(v); }
+    static I load(const std::byte* p) { return vreinterpretq_s32_u8(vld1q_u8(reinterpret_cast<const uint8_t*>(p))); }
+    static I low_nibbles(I v) { return vreinterpretq_s32_u8(vandq_u8(ubytes(v), vdupq_n_u8(0x0f))); }
+    static I high_nibbles(I v) { return vreinterpretq_s32_u8(vshrq_n_u8(ubytes(v), 4)); }
+    static I set1(int32_t v) { return vdupq_n_s32(v); }
+    static I broadcast4(const int8_t* p) {
+        int32_t v;
+        std::memcpy(&v, p, 4);
+        return vdupq_n_s32(v);
+    }
+    static I broadcast_i32(const int32_t* p) { return vld1q_dup_s32(p); }
+    static I add(I a, I b) { return vaddq_s32(a, b); }
+    static I sub(I a, I b) { return vsubq_s32(a, b); }
+    template <int Bits>
+    static I shift_left(I v) { return vshlq_n_s32(v, Bits); }
+    static I zero() { return vdupq_n_s32(0); }
+    // Lane r's four products summed in two 16-bit pairs, kept in row order.
+    static I pair_products(I u, I s) {
+        const int16x8_t low = vmull_s8(vget_low_s8(bytes(u)), vget_low_s8(bytes(s)));
+        const int16x8_t high = vmull_high_s8(bytes(u), bytes(s));
+        return vreinterpretq_s32_s16(vpaddq_s16(low, high));
+    }
+    static I add16(I a, I b) { return vreinterpretq_s32_s16(vaddq_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b))); }
+    static I widen_pairs(I v) { return vpaddlq_s16(vreinterpretq_s16_s32(v)); }
+    static constexpr bool pair_sums = !DotProd;
+    static constexpr bool unsigned_bytes = false;  // SDOT and SMULL are signed x signed
+    static I dot(I acc, I u, I s) {
+        if constexpr (DotProd) {
+            return Dot::accumulate(acc, bytes(u), bytes(s));
+        } else {  // |w| <= 128, |s| <= 127: a pair sums to at most 32512
+            return vaddq_s32(acc, widen_pairs(pair_products(u, s)));
+        }
+    }
+    static I flip_sign_bits(I v) { return vreinterpretq_s32_u8(veorq_u8(ubytes(v), vdupq_n_u8(0x80))); }
+    static I dot_signed(I acc, I w, I s) { return dot(acc, w, s); }
+    static void keep_in_register(I& v) { asm("" : "+w"(v)); }
+    static F zero_f() { return vdupq_n_f32(0.0f); }
+    static F set1_f(float v) { return vdupq_n_f32(v); }
+    static F load_half(const std::byte* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)))); }
+    static F to_float(I v) { return vcvtq_f32_s32(v); }
+    static F mul(F a, F b) { return vmulq_f32(a, b); }
+    static F fmadd(F a, F b, F c) { return vfmaq_f32(c, a, b); }
+    static void prefetch(const std::byte* p) { __builtin_prefetch(p); }
+    static void store_f(float* p, F v) { vst1q_f32(p, v); }
+};
+
+// The single-row dots: int32 sums are exact, and blocks are accumulated in order in
+// float, so they give the scalar reference's results bit for bit.
+template <class Dot, bool DotProd>
 struct NeonKernels {
     static void quantize_activations_q8_0(const float* x, void* out, size_t n) {
         auto* blocks = static_cast<BlockQ8_0*>(out);
@@ -145,11 +204,15 @@ struct NeonKernels {
         return sum;
     }
 
+    using V = NeonVec<Dot, DotProd>;
+
     static constexpr KernelTable table(const char* name) {
         return {name,          quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1,
                 dot_q4_2,      dot_q8_0,
                 FloatGemm<NeonFloat, float>::mul, FloatGemm<NeonFloat, uint16_t>::mul, rows_by_dot<dot_q4_0>, rows_by_dot<dot_q4_1>,
-                rows_by_dot<dot_q4_2>, rows_by_dot<dot_q8_0>, 0, nullptr, nullptr, nullptr, nullptr, &neon_float_ops};
+                rows_by_dot<dot_q4_2>, rows_by_dot<dot_q8_0>, V::rows,
+                PackedGemm<V, TensorType::q4_0>::mul, PackedGemm<V, TensorType::q4_1>::mul,
+                PackedGemm<V, TensorType::q4_2>::mul, PackedGemm<V, TensorType::q8_0>::mul, &neon_float_ops};
     }
 };
 

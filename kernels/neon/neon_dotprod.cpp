@@ -9,7 +9,7 @@ struct SdotDot {
     static int32x4_t accumulate(int32x4_t acc, int8x16_t x, int8x16_t y) { return vdotq_s32(acc, x, y); }
 };
 
-constexpr KernelTable neon_dotprod_table = NeonKernels<SdotDot>::table("neon-dotprod");
+constexpr KernelTable neon_dotprod_table = NeonKernels<SdotDot, true>::table("neon-dotprod");
 
 }  // namespace
 
