@@ -3,11 +3,13 @@
 // T tokens; the unpacked weights of a block stay in registers while every token of the
 // tile meets them, so unpacking is paid once per tile, not once per token.
 //
-// Weights are unsigned in the panels (nibbles 0..15; q8_0 offset by 128), so each int32
-// accumulator starts at -offset * (sum of the activation quants it will meet), taken
-// from the activation row's ActivationBlockSums; the result is exact integer arithmetic.
-// Elements 0..15 and 16..31 of a block use separate accumulators: two short dependency
-// chains instead of one long one, and q4_2's two scales fall out for free.
+// Weights are unsigned in the panels (nibbles 0..15; q8_0 offset by 128), so offset x
+// (sum of the activation quants met) comes off each int32 sum, taken from the activation
+// row's ActivationBlockSums; the result is exact integer arithmetic. With a 4-way dot
+// instruction (VNNI, SDOT), elements 0..15 and 16..31 of a block use separate
+// accumulators: two short dependency chains, and q4_2's two scales fall out for free.
+// Without one, 16-bit pair sums (maddubs, widening multiplies) collect a whole block, or
+// one q4_2 half, before they are widened once.
 //
 // Included by one file per ISA; internal linkage throughout.
 #pragma once
@@ -51,9 +53,33 @@ struct PackedGemm {
                 for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
             }
             constexpr bool pair_path = nibbles && V::pair_sums;
-            // q4_2 has a scale per half block, so its halves are summed apart; the other
-            // pair-path types sum the whole block into lo.
-            constexpr bool halves_apart = Type == TensorType::q4_2 || !pair_path;
+            const size_t q = b * sizeof(BlockQ8_0);
+            const std::byte* scales = block + quant_bytes;
+            if constexpr (pair_path && Type == TensorType::q4_2) {
+                // A scale per half block: one half at a time, each finished in float before
+                // the next, so only T 16-bit sums are live (both at once would spill).
+                for (int half = 0; half < 2; ++half) {
+                    typename V::I sum16[T];
+                    for (int t = 0; t < T; ++t) sum16[t] = V::zero();
+                    for (size_t c = 0; c < 4; ++c) {
+                        const typename V::I packed = V::load(block + c * 4 * R);
+                        const typename V::I weights = half == 0 ? V::low_nibbles(packed) : V::high_nibbles(packed);
+                        for (int t = 0; t < T; ++t) {
+                            const int8_t* s = quants[t] + q + 16 * static_cast<size_t>(half) + 4 * c;
+                            sum16[t] = V::add16(sum16[t], V::pair_products(weights, V::broadcast4(s)));
+                            V::keep_in_register(sum16[t]);
+                        }
+                    }
+                    const typename V::F d = V::load_half(scales + static_cast<size_t>(half) * 2 * R);
+                    for (int t = 0; t < T; ++t) {
+                        const int32_t* half_sum = half == 0 ? &sums[t][b].sum_lo : &sums[t][b].sum_hi;
+                        const typename V::I total =
+                            V::sub(V::widen_pairs(sum16[t]), V::template shift_left<3>(V::broadcast_i32(half_sum)));
+                        out[t] = V::fmadd(V::to_float(total), V::mul(d, V::set1_f(sums[t][b].d)), out[t]);
+                    }
+                }
+                continue;
+            }
             typename V::I lo[T], hi[T];  // elements 0..15 and 16..31, or the whole block in lo
             if constexpr (!pair_path) {
                 for (int t = 0; t < T; ++t) {
@@ -61,30 +87,20 @@ struct PackedGemm {
                     hi[t] = V::set1(-offset * sums[t][b].sum_hi);
                 }
             }
-            const size_t q = b * sizeof(BlockQ8_0);
             if constexpr (pair_path) {
                 // No 4-way dot instruction: 16-bit pair products (at most 2 * 15 * 127) of
                 // all 8 groups still fit int16 summed, so widen once per block, not per group.
-                typename V::I sum16[T], sum16_hi[halves_apart ? T : 1];
+                // GCC would otherwise reassociate these sums into trees and hoist every
+                // product ahead, spilling the accumulators.
+                typename V::I sum16[T];
                 for (int t = 0; t < T; ++t) sum16[t] = V::zero();
-                if constexpr (halves_apart) {
-                    for (int t = 0; t < T; ++t) sum16_hi[t] = V::zero();
-                }
                 for (size_t c = 0; c < 4; ++c) {
                     const typename V::I packed = V::load(block + c * 4 * R);
                     const typename V::I low = V::low_nibbles(packed), high = V::high_nibbles(packed);
                     for (int t = 0; t < T; ++t) {
                         const typename V::I first = V::pair_products(low, V::broadcast4(quants[t] + q + 4 * c));
                         const typename V::I second = V::pair_products(high, V::broadcast4(quants[t] + q + 16 + 4 * c));
-                        // GCC otherwise reassociates these sums into trees and hoists every
-                        // product ahead, which spills the accumulators to the stack.
-                        if constexpr (halves_apart) {
-                            sum16[t] = V::add16(sum16[t], first);
-                            sum16_hi[t] = V::add16(sum16_hi[t], second);
-                            V::keep_in_register(sum16_hi[t]);
-                        } else {
-                            sum16[t] = V::add16(V::add16(sum16[t], first), second);
-                        }
+                        sum16[t] = V::add16(V::add16(sum16[t], first), second);
                         V::keep_in_register(sum16[t]);
                     }
                 }
@@ -93,13 +109,7 @@ struct PackedGemm {
                 static_assert(offset == 0 || offset == 8, "the shift below multiplies by 8");
                 for (int t = 0; t < T; ++t) {
                     lo[t] = V::widen_pairs(sum16[t]);
-                    if constexpr (halves_apart) hi[t] = V::widen_pairs(sum16_hi[t]);
-                    if constexpr (offset != 0 && halves_apart) {
-                        lo[t] = V::sub(lo[t], V::template shift_left<3>(V::broadcast_i32(&sums[t][b].sum_lo)));
-                        hi[t] = V::sub(hi[t], V::template shift_left<3>(V::broadcast_i32(&sums[t][b].sum_hi)));
-                    } else if constexpr (offset != 0) {
-                        lo[t] = V::sub(lo[t], V::template shift_left<3>(V::broadcast_i32(&sums[t][b].sum)));
-                    }
+                    if constexpr (offset != 0) lo[t] = V::sub(lo[t], V::template shift_left<3>(V::broadcast_i32(&sums[t][b].sum)));
                 }
             } else if constexpr (nibbles) {
                 for (size_t c = 0; c < 4; ++c) {
@@ -134,7 +144,6 @@ struct PackedGemm {
                     }
                 }
             }
-            const std::byte* scales = block + quant_bytes;
             const typename V::F d = V::load_half(scales);
             if constexpr (Type == TensorType::q4_2) {
                 const typename V::F d_hi = V::load_half(scales + 2 * R);
@@ -144,7 +153,7 @@ struct PackedGemm {
                 }
             } else {
                 for (int t = 0; t < T; ++t) {
-                    const typename V::I total = halves_apart ? V::add(lo[t], hi[t]) : lo[t];
+                    const typename V::I total = pair_path ? lo[t] : V::add(lo[t], hi[t]);
                     out[t] = V::fmadd(V::to_float(total), V::mul(d, V::set1_f(sums[t][b].d)), out[t]);
                 }
             }
