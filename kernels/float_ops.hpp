@@ -21,10 +21,15 @@ struct FloatOps {
     void (*swiglu)(const float* gate, float* x, size_t n);
     /// x[i] += a[i] (+ b[i] when b is not null)
     void (*add)(float* x, const float* a, const float* b, size_t n);
-    /// out[p] = dot(q, rows + p * row_stride) over n values, for p < count (attention scores)
-    void (*dots)(const float* q, const float* rows, size_t row_stride, size_t count, size_t n, float* out);
-    /// out[i] = sum over p < count of weights[p] * rows[p * row_stride + i], for i < n
-    void (*weighted_sum)(const float* weights, const float* rows, size_t row_stride, size_t count, size_t n, float* out);
+    /// Attention scores of several queries that share one key head:
+    /// out[j * out_stride + p] = dot(q + j * q_stride, rows + p * row_stride) over n
+    /// values, for j < queries and p < count.
+    void (*dots)(const float* q, size_t queries, size_t q_stride, const float* rows, size_t row_stride, size_t count,
+                 size_t n, float* out, size_t out_stride);
+    /// Their value sums: out[j * out_stride + i] = sum over p < count, in order, of
+    /// weights[j * w_stride + p] * rows[p * row_stride + i], for j < queries and i < n.
+    void (*weighted_sum)(const float* weights, size_t queries, size_t w_stride, const float* rows, size_t row_stride,
+                         size_t count, size_t n, float* out, size_t out_stride);
     /// In-place GELU through the fp16 table (gelu_table.hpp), as the reference computes it.
     void (*gelu)(float* x, size_t n);
     /// Rotary embedding of one head, in place: the first n_rot values turn by the angles

@@ -126,50 +126,96 @@ struct SimdFloatOps {
         for (; i < n; ++i) x[i] += b != nullptr ? a[i] + b[i] : a[i];
     }
 
-    // W rows at a time: W accumulators, reduced together by haddp (a transpose-and-add)
-    // instead of W separate horizontal sums.
-    static void dots(const float* q, const float* rows, size_t row_stride, size_t count, size_t n, float* out) {
-        size_t p = 0;
+    // Tiles of W / 2 key rows x 2 queries: each key vector loaded meets both queries, and
+    // the W accumulators are reduced together by haddp (a transpose-and-add) instead of W
+    // separate horizontal sums.
+    static void dots(const float* q, size_t queries, size_t q_stride, const float* rows, size_t row_stride, size_t count,
+                     size_t n, float* out, size_t out_stride) {
+        constexpr size_t Q = 2, R = W / Q;
+        size_t j = 0;
         if (n % W == 0) {
-            for (; p + W <= count; p += W) {
-                B acc[W];
-                for (size_t j = 0; j < W; ++j) acc[j] = B(0.0f);
-                for (size_t i = 0; i < n; i += W) {
-                    const B qv = load(q + i);
-                    for (size_t j = 0; j < W; ++j) acc[j] = xsimd::fma(qv, load(rows + (p + j) * row_stride + i), acc[j]);
+            for (; j + Q <= queries; j += Q) {
+                const float* q0 = q + j * q_stride;
+                size_t p = 0;
+                for (; p + R <= count; p += R) {
+                    B acc[W];
+                    for (size_t a = 0; a < W; ++a) acc[a] = B(0.0f);
+                    for (size_t i = 0; i < n; i += W) {
+                        const B query[Q] = {load(q0 + i), load(q0 + q_stride + i)};
+                        for (size_t r = 0; r < R; ++r) {
+                            const B key = load(rows + (p + r) * row_stride + i);
+                            for (size_t k = 0; k < Q; ++k) acc[k * R + r] = xsimd::fma(query[k], key, acc[k * R + r]);
+                        }
+                    }
+                    float sums[W];
+                    xsimd::haddp(acc).store_unaligned(sums);
+                    for (size_t k = 0; k < Q; ++k) {
+                        for (size_t r = 0; r < R; ++r) out[(j + k) * out_stride + p + r] = sums[k * R + r];
+                    }
                 }
-                xsimd::haddp(acc).store_unaligned(out + p);
+                for (; p < count; ++p) {
+                    for (size_t k = 0; k < Q; ++k) out[(j + k) * out_stride + p] = dot(q0 + k * q_stride, rows + p * row_stride, n);
+                }
             }
         }
-        for (; p < count; ++p) out[p] = dot(q, rows + p * row_stride, n);
+        for (; j < queries; ++j) {
+            for (size_t p = 0; p < count; ++p) out[j * out_stride + p] = dot(q + j * q_stride, rows + p * row_stride, n);
+        }
     }
 
-    // Columns in strips of K vectors, every row added into the strip before it is stored.
-    template <size_t K>
-    static void weighted_strip(const float* weights, const float* rows, size_t row_stride, size_t count, float* out) {
-        B acc[K];
-        for (size_t k = 0; k < K; ++k) acc[k] = B(0.0f);
+    // Columns in strips of K vectors for Q queries, every row added into the strip before
+    // it is stored; each row vector loaded meets every query. Every output sums its rows
+    // in order, so the strip shape does not change a bit of it.
+    template <size_t Q, size_t K>
+    static void weighted_strip(const float* weights, size_t w_stride, const float* rows, size_t row_stride, size_t count,
+                               float* out, size_t out_stride) {
+        B acc[Q][K];
+        for (size_t j = 0; j < Q; ++j) {
+            for (size_t k = 0; k < K; ++k) acc[j][k] = B(0.0f);
+        }
         for (size_t p = 0; p < count; ++p) {
-            const B w(weights[p]);
             const float* row = rows + p * row_stride;
-            for (size_t k = 0; k < K; ++k) acc[k] = xsimd::fma(w, load(row + k * W), acc[k]);
+            B values[K];
+            for (size_t k = 0; k < K; ++k) values[k] = load(row + k * W);
+            for (size_t j = 0; j < Q; ++j) {
+                const B w(weights[j * w_stride + p]);
+                for (size_t k = 0; k < K; ++k) acc[j][k] = xsimd::fma(w, values[k], acc[j][k]);
+            }
         }
-        for (size_t k = 0; k < K; ++k) acc[k].store_unaligned(out + k * W);
+        for (size_t j = 0; j < Q; ++j) {
+            for (size_t k = 0; k < K; ++k) acc[j][k].store_unaligned(out + j * out_stride + k * W);
+        }
     }
 
-    // Wide strips first: each row's weight is broadcast once for more columns, and eight
-    // independent sums keep the adds from waiting on each other (a head of 64 is one strip
-    // on AVX2).
-    static void weighted_sum(const float* weights, const float* rows, size_t row_stride, size_t count, size_t n, float* out) {
-        size_t i = 0;
-        for (; i + 8 * W <= n; i += 8 * W) weighted_strip<8>(weights, rows + i, row_stride, count, out + i);
-        for (; i + 4 * W <= n; i += 4 * W) weighted_strip<4>(weights, rows + i, row_stride, count, out + i);
-        for (; i + W <= n; i += W) weighted_strip<1>(weights, rows + i, row_stride, count, out + i);
-        for (; i < n; ++i) {
-            float sum = 0.0f;
-            for (size_t p = 0; p < count; ++p) sum += weights[p] * rows[p * row_stride + i];
-            out[i] = sum;
+    // Queries in pairs with strips of 4 vectors, a lone query with strips of 8 (a head of
+    // 64 in one pass on AVX2): eight accumulators either way, independent of each other.
+    static void weighted_sum(const float* weights, size_t queries, size_t w_stride, const float* rows, size_t row_stride,
+                             size_t count, size_t n, float* out, size_t out_stride) {
+        for (size_t j = 0; j < queries;) {
+            const float* w = weights + j * w_stride;
+            float* o = out + j * out_stride;
+            size_t i = 0;
+            if (j + 2 <= queries) {
+                for (; i + 4 * W <= n; i += 4 * W) weighted_strip<2, 4>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
+                for (; i + W <= n; i += W) weighted_strip<2, 1>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
+                for (; i < n; ++i) {
+                    for (size_t k = 0; k < 2; ++k) o[k * out_stride + i] = column_sum(w + k * w_stride, rows + i, row_stride, count);
+                }
+                j += 2;
+            } else {
+                for (; i + 8 * W <= n; i += 8 * W) weighted_strip<1, 8>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
+                for (; i + 4 * W <= n; i += 4 * W) weighted_strip<1, 4>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
+                for (; i + W <= n; i += W) weighted_strip<1, 1>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
+                for (; i < n; ++i) o[i] = column_sum(w, rows + i, row_stride, count);
+                j += 1;
+            }
         }
+    }
+
+    static float column_sum(const float* weights, const float* column, size_t row_stride, size_t count) {
+        float sum = 0.0f;
+        for (size_t p = 0; p < count; ++p) sum += weights[p] * column[p * row_stride];
+        return sum;
     }
 
     using I = xsimd::batch<int32_t, Arch>;

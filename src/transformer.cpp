@@ -116,31 +116,44 @@ void rotate_and_cache(const kernels::FloatOps& ops, const ModelConfig& c, Forwar
     }
 }
 
-// Causal attention of every new token over the cache, one (token, head) per task.
+// Query heads attended together: those sharing a key head, up to this many, so that
+// each key and value row read from the cache serves all of them, while a model with one
+// key head for many queries (Falcon 7B: 71) still has work for every thread.
+uint32_t queries_per_task(const ModelConfig& c) { return std::min(c.n_head / c.n_head_kv, 8u); }
+
+// Causal attention of every new token over the cache, one (token, group of query heads
+// sharing a key head) per task.
 void attention(const kernels::FloatOps& ops, const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n, uint32_t pos) {
     const uint32_t kv_dim = c.kv_dim();
-    const uint32_t group = c.n_head / c.n_head_kv;
+    const uint32_t group = c.n_head / c.n_head_kv, per_task = queries_per_task(c);
+    const uint32_t tasks_per_kv_head = (group + per_task - 1) / per_task;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
     const float* k_layer = s.k_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
     const float* v_layer = s.v_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
-    const auto tasks = static_cast<ptrdiff_t>(n) * c.n_head;
+    const auto tasks = static_cast<ptrdiff_t>(n) * c.n_head_kv * tasks_per_kv_head;
 #pragma omp for schedule(dynamic, 1)
     for (ptrdiff_t task = 0; task < tasks; ++task) {
-        const auto t = static_cast<uint32_t>(task / c.n_head);
-        const auto h = static_cast<uint32_t>(task % c.n_head);
-        const uint32_t kv_head = h / group;
+        const auto t = static_cast<uint32_t>(task / (c.n_head_kv * tasks_per_kv_head));
+        const auto within_token = static_cast<uint32_t>(task % (c.n_head_kv * tasks_per_kv_head));
+        const uint32_t kv_head = within_token / tasks_per_kv_head;
+        const uint32_t first = kv_head * group + within_token % tasks_per_kv_head * per_task;  // first query head
+        const uint32_t heads = std::min(per_task, (kv_head + 1) * group - first);
         const uint32_t visible = pos + t + 1;
-        float* scores = s.scores.data() + size_t(omp_get_thread_num()) * s.n_ctx;
-        const float* q = s.q.data() + size_t{t} * c.n_embd + size_t{h} * c.head_dim;
-        ops.dots(q, k_layer + size_t{kv_head} * c.head_dim, kv_dim, visible, c.head_dim, scores);
-        for (uint32_t p = 0; p < visible; ++p) scores[p] *= scale;
-        if (!s.alibi.empty()) {  // ALiBi: a penalty growing with the distance to the key
-            const float slope = s.alibi[h];
-            for (uint32_t p = 0; p < visible; ++p) scores[p] -= slope * static_cast<float>(visible - 1 - p);
+        float* scores = s.scores.data() + size_t(omp_get_thread_num()) * per_task * s.n_ctx;
+        const float* q = s.q.data() + size_t{t} * c.n_embd + size_t{first} * c.head_dim;
+        ops.dots(q, heads, c.head_dim, k_layer + size_t{kv_head} * c.head_dim, kv_dim, visible, c.head_dim, scores, s.n_ctx);
+        for (uint32_t j = 0; j < heads; ++j) {
+            float* row = scores + size_t{j} * s.n_ctx;
+            for (uint32_t p = 0; p < visible; ++p) row[p] *= scale;
+            if (!s.alibi.empty()) {  // ALiBi: a penalty growing with the distance to the key
+                const float slope = s.alibi[first + j];
+                for (uint32_t p = 0; p < visible; ++p) row[p] -= slope * static_cast<float>(visible - 1 - p);
+            }
+            ops.softmax(row, visible);
         }
-        ops.softmax(scores, visible);
-        float* out = s.attn.data() + size_t{t} * c.n_embd + size_t{h} * c.head_dim;
-        ops.weighted_sum(scores, v_layer + size_t{kv_head} * c.head_dim, kv_dim, visible, c.head_dim, out);
+        float* out = s.attn.data() + size_t{t} * c.n_embd + size_t{first} * c.head_dim;
+        ops.weighted_sum(scores, heads, s.n_ctx, v_layer + size_t{kv_head} * c.head_dim, kv_dim, visible, c.head_dim, out,
+                         c.head_dim);
     }
 }
 
@@ -218,7 +231,7 @@ ForwardState::ForwardState(const ModelImpl& m, uint32_t context_length, uint32_t
     up.resize(gate.size());
     rope_cos.resize(size_t{batch} * std::max(1u, c.n_rot / 2));
     rope_sin.resize(rope_cos.size());
-    scores.resize(size_t(std::max(threads, 1)) * n_ctx);
+    scores.resize(size_t(std::max(threads, 1)) * queries_per_task(c) * n_ctx);
     act_scratch.resize(scratch_for(m, batch));
 }
 

@@ -25,7 +25,7 @@ struct ForwardState {
     std::vector<float> ffn_out;           ///< [batch][n_embd] output of the MLP
     std::vector<float> gate, up;          ///< [batch][n_ff]
     std::vector<float> rope_cos, rope_sin;///< [batch][n_rot/2]
-    std::vector<float> scores;            ///< [threads][n_ctx] attention weights
+    std::vector<float> scores;            ///< [threads][query heads per task][n_ctx] attention weights
     std::vector<std::byte> act_scratch;   ///< converted activations for matmul
 };
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -102,24 +103,45 @@ TEST_CASE("every table's float operations match the scalar reference", "[ops][is
             ref.axpy(0.37f, w.data(), want.data(), n);
             ops.axpy(0.37f, w.data(), got.data(), n);
             CHECK(close(got, want, 1e-6));
-            // attention: scores of 13 rows against x, and the weighted sum of those rows
+            // attention: scores of 1 to 5 queries (sharing a key head) against 13 rows, and
+            // each query's weighted sum of those rows
             const size_t count = 13, stride = n + 3;
             std::vector<float> rows(count * stride);
             for (auto& r : rows) r = dist(rng);
-            std::vector<float> s_want(count), s_got(count);
-            ref.dots(x.data(), rows.data(), stride, count, n, s_want.data());
-            ops.dots(x.data(), rows.data(), stride, count, n, s_got.data());
-            for (size_t p = 0; p < count; ++p) {  // float sums differ by order: bound by the sum of |terms|
-                double terms = 0;
-                for (size_t i = 0; i < n; ++i) terms += std::fabs(static_cast<double>(x[i]) * rows[p * stride + i]);
-                CHECK(std::fabs(static_cast<double>(s_got[p]) - s_want[p]) <= 1e-5 * terms + 1e-30);
-            }
-            ref.weighted_sum(s_want.data(), rows.data(), stride, count, n, want.data());
-            ops.weighted_sum(s_want.data(), rows.data(), stride, count, n, got.data());
-            for (size_t i = 0; i < n; ++i) {
-                double terms = 0;
-                for (size_t p = 0; p < count; ++p) terms += std::fabs(static_cast<double>(s_want[p]) * rows[p * stride + i]);
-                CHECK(std::fabs(static_cast<double>(got[i]) - want[i]) <= 1e-5 * terms + 1e-30);
+            for (size_t queries = 1; queries <= 5; ++queries) {
+                INFO(queries << " queries");
+                const size_t q_stride = n + 1, out_stride = count + 2;
+                std::vector<float> q(queries * q_stride);
+                for (auto& e : q) e = dist(rng);
+                std::vector<float> s_want(queries * out_stride), s_got(s_want.size());
+                ref.dots(q.data(), queries, q_stride, rows.data(), stride, count, n, s_want.data(), out_stride);
+                ops.dots(q.data(), queries, q_stride, rows.data(), stride, count, n, s_got.data(), out_stride);
+                for (size_t j = 0; j < queries; ++j) {
+                    for (size_t p = 0; p < count; ++p) {  // float sums differ by order: bound by the sum of |terms|
+                        double terms = 0;
+                        for (size_t i = 0; i < n; ++i) terms += std::fabs(static_cast<double>(q[j * q_stride + i]) * rows[p * stride + i]);
+                        CHECK(std::fabs(static_cast<double>(s_got[j * out_stride + p]) - s_want[j * out_stride + p]) <=
+                              1e-5 * terms + 1e-30);
+                    }
+                }
+                const size_t o_stride = n + 5;
+                std::vector<float> v_want(queries * o_stride), v_got(v_want.size());
+                ref.weighted_sum(s_want.data(), queries, out_stride, rows.data(), stride, count, n, v_want.data(), o_stride);
+                ops.weighted_sum(s_want.data(), queries, out_stride, rows.data(), stride, count, n, v_got.data(), o_stride);
+                for (size_t j = 0; j < queries; ++j) {
+                    for (size_t i = 0; i < n; ++i) {
+                        double terms = 0;
+                        for (size_t p = 0; p < count; ++p) {
+                            terms += std::fabs(static_cast<double>(s_want[j * out_stride + p]) * rows[p * stride + i]);
+                        }
+                        CHECK(std::fabs(static_cast<double>(v_got[j * o_stride + i]) - v_want[j * o_stride + i]) <= 1e-5 * terms + 1e-30);
+                    }
+                }
+                // A query's sums do not depend on the queries beside it.
+                std::vector<float> alone(n);
+                ops.weighted_sum(s_want.data() + (queries - 1) * out_stride, 1, out_stride, rows.data(), stride, count, n,
+                                 alone.data(), n);
+                CHECK(std::equal(alone.begin(), alone.end(), v_got.begin() + static_cast<ptrdiff_t>((queries - 1) * o_stride)));
             }
             want = x;
             got = x;

@@ -61,13 +61,20 @@ void add(float* x, const float* a, const float* b, size_t n) {
     for (size_t i = 0; i < n; ++i) x[i] += b != nullptr ? a[i] + b[i] : a[i];
 }
 
-void dots(const float* q, const float* rows, size_t row_stride, size_t count, size_t n, float* out) {
-    for (size_t p = 0; p < count; ++p) out[p] = dot(q, rows + p * row_stride, n);
+void dots(const float* q, size_t queries, size_t q_stride, const float* rows, size_t row_stride, size_t count, size_t n,
+          float* out, size_t out_stride) {
+    for (size_t j = 0; j < queries; ++j) {
+        for (size_t p = 0; p < count; ++p) out[j * out_stride + p] = dot(q + j * q_stride, rows + p * row_stride, n);
+    }
 }
 
-void weighted_sum(const float* weights, const float* rows, size_t row_stride, size_t count, size_t n, float* out) {
-    for (size_t i = 0; i < n; ++i) out[i] = 0.0f;
-    for (size_t p = 0; p < count; ++p) axpy(weights[p], rows + p * row_stride, out, n);
+void weighted_sum(const float* weights, size_t queries, size_t w_stride, const float* rows, size_t row_stride, size_t count,
+                  size_t n, float* out, size_t out_stride) {
+    for (size_t j = 0; j < queries; ++j) {
+        float* o = out + j * out_stride;
+        for (size_t i = 0; i < n; ++i) o[i] = 0.0f;
+        for (size_t p = 0; p < count; ++p) axpy(weights[j * w_stride + p], rows + p * row_stride, o, n);
+    }
 }
 
 void gelu(float* x, size_t n) {
