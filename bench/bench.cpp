@@ -43,6 +43,12 @@ struct ModelFacts {
 };
 
 // Mean and sample standard deviation.
+double median(std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 == 1 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
 std::pair<double, double> mean_and_stddev(const std::vector<double>& v) {
     const double mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
     double var = 0;
@@ -54,7 +60,8 @@ struct Record {
     const ModelFacts* model;
     int threads, n_prompt, n_gen, batch;
     std::vector<double> samples_ns;
-    double probe_bps = 0, peak_rss = 0, kv_bytes = 0;
+    std::vector<double> probe_samples_bps;  ///< the probe taken right before each repetition
+    double peak_rss = 0, kv_bytes = 0;
     std::vector<double> samples_ts() const {
         std::vector<double> ts;
         for (double ns : samples_ns) ts.push_back((n_prompt + n_gen) * 1e9 / ns);
@@ -63,6 +70,18 @@ struct Record {
     std::pair<double, double> stats() const { return mean_and_stddev(samples_ts()); }  // tokens/s
     double avg_ts() const { return stats().first; }
     double bandwidth() const { return n_gen > 0 ? avg_ts() * static_cast<double>(model->bytes_per_token) : 0.0; }
+    double probe_bps() const { return median(probe_samples_bps); }
+    // Each repetition against the probe taken just before it, then the median: the
+    // machine's bandwidth drifts within minutes, less within seconds.
+    double bandwidth_fraction() const {
+        if (n_gen == 0 || probe_samples_bps.size() != samples_ns.size()) return 0.0;
+        std::vector<double> fractions;
+        for (size_t r = 0; r < samples_ns.size(); ++r) {
+            const double bps = static_cast<double>(n_gen) * static_cast<double>(model->bytes_per_token) * 1e9 / samples_ns[r];
+            fractions.push_back(bps / probe_samples_bps[r]);
+        }
+        return median(fractions);
+    }
 };
 
 std::vector<int> int_list(const std::string& flag, const std::string& text) {
@@ -104,7 +123,9 @@ void usage() {
         "  -b N                 prompt batch size, default 512\n"
         "  -r N                 repetitions, default 5\n"
         "  -o md|json           output format, default md\n"
-        "  --probe-mib N        bandwidth probe size, default 1024; 0 disables it");
+        "  --probe-mib N        bandwidth probe size, default 1024; 0 disables it. The probe\n"
+        "                       runs right before every generation repetition, and each\n"
+        "                       repetition is compared with its own probe (median reported)");
 }
 
 Options parse(int argc, char** argv) {
@@ -215,25 +236,32 @@ double run_once(Session& session, const std::vector<Token>& prompt, int n_gen, s
     return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
 }
 
-Record measure(const Options& o, const Model& model, const ModelFacts& facts, int threads, int n_prompt, int n_gen,
-               double probe_bps) {
-    Record rec{&facts, threads, n_prompt, n_gen, o.batch, {}, probe_bps};
+Record measure(const Options& o, const Model& model, const ModelFacts& facts, int threads, int n_prompt, int n_gen) {
+    Record rec{&facts, threads, n_prompt, n_gen, o.batch, {}, {}};
     SessionOptions so;
     so.threads = so.batch_threads = threads;
     so.context_length = static_cast<uint32_t>(std::max(n_prompt + n_gen, 16));
     so.batch_size = n_prompt > 0 ? static_cast<uint32_t>(std::min(o.batch, n_prompt)) : 1;
     std::mt19937 rng(1234);
-    const bool peak_known = bench::reset_peak_rss();
+    bool peak_known = bench::reset_peak_rss();
     {
         Session session(model, so);
         const auto prompt = random_tokens(static_cast<size_t>(n_prompt), model.info().n_vocab, rng);
         run_once(session, std::vector<Token>(prompt.begin(), prompt.begin() + std::min<ptrdiff_t>(n_prompt, 8)),
                  n_gen > 0 ? 1 : 0, rng);  // warm-up: weights paged in, threads started
-        for (int r = 0; r < o.repeats; ++r) rec.samples_ns.push_back(run_once(session, prompt, n_gen, rng));
+        for (int r = 0; r < o.repeats; ++r) {
+            if (o.probe && n_gen > 0) {
+                rec.probe_samples_bps.push_back(bench::probe_read_bandwidth(o.probe_mib << 20, threads, 3));
+                // The probe's buffer is gone again; the peak from here on is the test's.
+                peak_known = bench::reset_peak_rss() && peak_known;
+            }
+            rec.samples_ns.push_back(run_once(session, prompt, n_gen, rng));
+            if (peak_known) rec.peak_rss = std::max(rec.peak_rss, static_cast<double>(bench::peak_rss_bytes()));
+        }
         const ModelInfo& info = model.info();
         rec.kv_bytes = 2.0 * info.n_layer * so.context_length * (info.n_embd / info.n_head * info.n_head_kv) * sizeof(float);
     }
-    rec.peak_rss = peak_known ? static_cast<double>(bench::peak_rss_bytes()) : 0.0;
+    if (!peak_known) rec.peak_rss = 0.0;
     return rec;
 }
 
@@ -242,6 +270,12 @@ std::string iso_time() {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     return buf;
+}
+
+std::vector<double> probe_gbs(const Record& r) {
+    std::vector<double> out;
+    for (double bps : r.probe_samples_bps) out.push_back(bps / 1e9);
+    return out;
 }
 
 void print_json(const std::vector<Record>& records) {
@@ -257,14 +291,15 @@ void print_json(const std::vector<Record>& records) {
             "    \"weight_type\": \"%s\",\n    \"n_batch\": %d,\n    \"n_ubatch\": %d,\n    \"n_threads\": %d,\n"
             "    \"n_prompt\": %d,\n    \"n_gen\": %d,\n    \"test_time\": \"%s\",\n    \"avg_ns\": %.0f,\n    \"stddev_ns\": %.0f,\n"
             "    \"avg_ts\": %.6f,\n    \"stddev_ts\": %.6f,\n    \"samples_ns\": [%s],\n    \"samples_ts\": [%s],\n"
-            "    \"bytes_per_token\": %llu,\n    \"bandwidth_gbs\": %.3f,\n    \"probe_gbs\": %.3f,\n    \"bandwidth_fraction\": %.4f,\n"
+            "    \"bytes_per_token\": %llu,\n    \"bandwidth_gbs\": %.3f,\n    \"probe_gbs\": %.3f,\n    \"probe_samples_gbs\": [%s],\n"
+            "    \"bandwidth_fraction\": %.4f,\n"
             "    \"peak_rss_bytes\": %.0f,\n    \"kv_cache_bytes\": %.0f,\n    \"peak_rss_over_file_and_kv\": %.4f\n  }%s\n",
             version(), bench::cpu_name().c_str(), kernels::active_kernels().isa, r.model->path.c_str(), r.model->label.c_str(),
             static_cast<unsigned long long>(r.model->size), static_cast<unsigned long long>(r.model->params), r.model->type.c_str(),
             r.batch, r.batch, r.threads, r.n_prompt, r.n_gen, iso_time().c_str(), avg_ns, sd_ns, avg, sd,
             fmt::format("{:.0f}", fmt::join(r.samples_ns, ", ")).c_str(), fmt::format("{:.4f}", fmt::join(ts, ", ")).c_str(),
-            static_cast<unsigned long long>(r.model->bytes_per_token), r.bandwidth() / 1e9, r.probe_bps / 1e9,
-            r.probe_bps > 0 ? r.bandwidth() / r.probe_bps : 0.0, r.peak_rss, r.kv_bytes,
+            static_cast<unsigned long long>(r.model->bytes_per_token), r.bandwidth() / 1e9, r.probe_bps() / 1e9,
+            fmt::format("{:.3f}", fmt::join(probe_gbs(r), ", ")).c_str(), r.bandwidth_fraction(), r.peak_rss, r.kv_bytes,
             r.peak_rss > 0 ? r.peak_rss / (static_cast<double>(r.model->size) + r.kv_bytes) - 1.0 : 0.0,
             i + 1 < records.size() ? "," : "");
     }
@@ -286,8 +321,8 @@ void print_md_row(const Record& r) {
                 static_cast<double>(r.model->size) / (1 << 20), static_cast<double>(r.model->params) / 1e9,
                 kernels::active_kernels().isa, r.threads, test.c_str(), avg, sd,
                 tg ? fmt::format("{:.2f}", r.bandwidth() / 1e9).c_str() : "",
-                tg && r.probe_bps > 0 ? fmt::format("{:.2f}", r.probe_bps / 1e9).c_str() : "",
-                tg && r.probe_bps > 0 ? fmt::format("{:.1f} %", 100 * r.bandwidth() / r.probe_bps).c_str() : "",
+                tg && r.probe_bps() > 0 ? fmt::format("{:.2f}", r.probe_bps() / 1e9).c_str() : "",
+                tg && r.probe_bps() > 0 ? fmt::format("{:.1f} %", 100 * r.bandwidth_fraction()).c_str() : "",
                 r.peak_rss > 0 ? fmt::format("{:+.1f} %", 100 * (r.peak_rss / (static_cast<double>(r.model->size) + r.kv_bytes) - 1)).c_str() : "");
     std::fflush(stdout);
 }
@@ -315,14 +350,12 @@ int main(int argc, char** argv) {
                 const Model model = Model::load(f.path);
                 for (int n : o.gens) {
                     if (n == 0) continue;
-                    // The probe runs right before the test it is compared with.
-                    const double probe = o.probe ? bench::probe_read_bandwidth(o.probe_mib << 20, threads, 5) : 0.0;
-                    records.push_back(measure(o, model, f, threads, 0, n, probe));
+                    records.push_back(measure(o, model, f, threads, 0, n));
                     if (o.output == "md") print_md_row(records.back());
                 }
                 for (int p : o.prompts) {
                     if (p == 0) continue;
-                    records.push_back(measure(o, model, f, threads, p, 0, 0));
+                    records.push_back(measure(o, model, f, threads, p, 0));
                     if (o.output == "md") print_md_row(records.back());
                 }
             }
