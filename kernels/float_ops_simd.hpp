@@ -232,7 +232,10 @@ struct SimdFloatOps {
         // Subnormal halves: adding 0.5 makes the float addition itself round to a
         // multiple of 2^-24, the subnormal step; the low bits are then the half.
         const I tiny = xsimd::bitwise_cast<I>(xsimd::abs(x) + B(0.5f)) - I(0x3f000000);
-        return sign | xsimd::select(magnitude >= I(0x38800000), normal, tiny);
+        // All ones where the half is normal (magnitude >= 2^-14), from the sign of a
+        // difference: xsimd's integer select does not compile at -O0 for AVX-512BW.
+        const I is_normal = (I(0x387fffff) - magnitude) >> 31;
+        return sign | (normal & is_normal) | (tiny & ~is_normal);
     }
 
     static void gelu(float* x, size_t n) {
