@@ -116,44 +116,33 @@ void rotate_and_cache(const kernels::FloatOps& ops, const ModelConfig& c, Forwar
     }
 }
 
-// Query heads attended together: those sharing a key head, up to this many, so that
-// each key and value row read from the cache serves all of them, while a model with one
-// key head for many queries (Falcon 7B: 71) still has work for every thread.
-uint32_t queries_per_task(const ModelConfig& c) { return std::min(c.n_head / c.n_head_kv, 8u); }
-
-// Causal attention of every new token over the cache, one (token, group of query heads
-// sharing a key head) per task.
+// Causal attention of every new token over the cache, one attention_task per task.
 void attention(const kernels::FloatOps& ops, const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n, uint32_t pos) {
     const uint32_t kv_dim = c.kv_dim();
-    const uint32_t group = c.n_head / c.n_head_kv, per_task = queries_per_task(c);
-    const uint32_t tasks_per_kv_head = (group + per_task - 1) / per_task;
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
     const float* k_layer = s.k_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
     const float* v_layer = s.v_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
-    const auto tasks = static_cast<ptrdiff_t>(n) * c.n_head_kv * tasks_per_kv_head;
+    const auto tasks = static_cast<ptrdiff_t>(attention_task_count(c, n));
 #pragma omp for schedule(dynamic, 1)
-    for (ptrdiff_t task = 0; task < tasks; ++task) {
-        const auto t = static_cast<uint32_t>(task / (c.n_head_kv * tasks_per_kv_head));
-        const auto within_token = static_cast<uint32_t>(task % (c.n_head_kv * tasks_per_kv_head));
-        const uint32_t kv_head = within_token / tasks_per_kv_head;
-        const uint32_t first = kv_head * group + within_token % tasks_per_kv_head * per_task;  // first query head
-        const uint32_t heads = std::min(per_task, (kv_head + 1) * group - first);
-        const uint32_t visible = pos + t + 1;
-        float* scores = s.scores.data() + size_t(omp_get_thread_num()) * per_task * s.n_ctx;
-        const float* q = s.q.data() + size_t{t} * c.n_embd + size_t{first} * c.head_dim;
-        ops.dots(q, heads, c.head_dim, k_layer + size_t{kv_head} * c.head_dim, kv_dim, visible, c.head_dim, scores, s.n_ctx);
-        for (uint32_t j = 0; j < heads; ++j) {
+    for (ptrdiff_t index = 0; index < tasks; ++index) {
+        const AttentionTask task = attention_task(c, static_cast<uint32_t>(index));
+        const uint32_t visible = pos + task.token + 1;
+        float* scores = s.scores.data() + size_t(omp_get_thread_num()) * queries_per_task(c) * s.n_ctx;
+        const float* q = s.q.data() + size_t{task.token} * c.n_embd + size_t{task.first_head} * c.head_dim;
+        ops.dots(q, task.heads, c.head_dim, k_layer + size_t{task.kv_head} * c.head_dim, kv_dim, visible, c.head_dim, scores,
+                 s.n_ctx);
+        for (uint32_t j = 0; j < task.heads; ++j) {
             float* row = scores + size_t{j} * s.n_ctx;
             for (uint32_t p = 0; p < visible; ++p) row[p] *= scale;
             if (!s.alibi.empty()) {  // ALiBi: a penalty growing with the distance to the key
-                const float slope = s.alibi[first + j];
+                const float slope = s.alibi[task.first_head + j];
                 for (uint32_t p = 0; p < visible; ++p) row[p] -= slope * static_cast<float>(visible - 1 - p);
             }
             ops.softmax(row, visible);
         }
-        float* out = s.attn.data() + size_t{t} * c.n_embd + size_t{first} * c.head_dim;
-        ops.weighted_sum(scores, heads, s.n_ctx, v_layer + size_t{kv_head} * c.head_dim, kv_dim, visible, c.head_dim, out,
-                         c.head_dim);
+        float* out = s.attn.data() + size_t{task.token} * c.n_embd + size_t{task.first_head} * c.head_dim;
+        ops.weighted_sum(scores, task.heads, s.n_ctx, v_layer + size_t{task.kv_head} * c.head_dim, kv_dim, visible, c.head_dim,
+                         out, c.head_dim);
     }
 }
 
@@ -207,6 +196,28 @@ void feed_forward(const kernels::KernelTable& kernels, const ModelConfig& c, For
 }
 
 }  // namespace
+
+uint32_t queries_per_task(const ModelConfig& c) { return std::min(c.n_head / c.n_head_kv, 8u); }
+
+namespace {
+uint32_t tasks_per_kv_head(const ModelConfig& c) {
+    const uint32_t group = c.n_head / c.n_head_kv, per_task = queries_per_task(c);
+    return (group + per_task - 1) / per_task;
+}
+}  // namespace
+
+uint32_t attention_task_count(const ModelConfig& c, uint32_t n_tokens) { return n_tokens * c.n_head_kv * tasks_per_kv_head(c); }
+
+AttentionTask attention_task(const ModelConfig& c, uint32_t index) {
+    const uint32_t group = c.n_head / c.n_head_kv, per_task = queries_per_task(c), per_kv_head = tasks_per_kv_head(c);
+    const uint32_t per_token = c.n_head_kv * per_kv_head;
+    AttentionTask task;
+    task.token = index / per_token;
+    task.kv_head = index % per_token / per_kv_head;
+    task.first_head = task.kv_head * group + index % per_token % per_kv_head * per_task;
+    task.heads = std::min(per_task, (task.kv_head + 1) * group - task.first_head);
+    return task;
+}
 
 ForwardState::ForwardState(const ModelImpl& m, uint32_t context_length, uint32_t batch_size, int thread_count)
     : n_ctx(context_length), batch(batch_size), threads(thread_count) {

@@ -29,6 +29,16 @@ struct ForwardState {
     std::vector<std::byte> act_scratch;   ///< converted activations for matmul
 };
 
+/// Attention works on query heads that share a key head, up to queries_per_task(c) of
+/// them, so each key and value row read from the cache serves all of them while a model
+/// with one key head for many queries (Falcon 7B: 71) still has work for every thread.
+struct AttentionTask {
+    uint32_t token, kv_head, first_head, heads;
+};
+uint32_t queries_per_task(const ModelConfig& c);
+uint32_t attention_task_count(const ModelConfig& c, uint32_t n_tokens);
+AttentionTask attention_task(const ModelConfig& c, uint32_t index);
+
 /// Evaluates n tokens at positions [pos, pos+n) (n <= state.batch), appending their
 /// keys and values to the cache. Writes logits of every token to `logits`
 /// ([n][n_vocab]) when all_logits, else only of the last token ([n_vocab]).

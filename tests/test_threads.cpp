@@ -2,11 +2,13 @@
 // threads than CPUs: every output value is computed whole by one thread, in one order.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <numeric>
 #include <vector>
 
 #include "bench/synthetic.hpp"
 #include "nibble/nibble.hpp"
+#include "src/transformer.hpp"
 #include "test_support.hpp"
 
 using namespace nibble;
@@ -53,5 +55,30 @@ TEST_CASE("logits do not depend on the thread count", "[threads]") {
             REQUIRE(many.size() == one.size());
             CHECK(many == one);
         }
+    }
+}
+
+TEST_CASE("attention tasks cover every (token, head) once, each with the heads of one key head", "[threads]") {
+    // Grouped-query shapes: TinyLlama (32 / 4), Falcon 7B (71 / 1), plain multi-head,
+    // and groups that split into uneven tasks.
+    for (const auto& [n_head, n_head_kv] : {std::pair{32u, 4u}, {71u, 1u}, {8u, 8u}, {12u, 3u}, {20u, 1u}, {18u, 2u}}) {
+        INFO(n_head << " heads, " << n_head_kv << " key heads");
+        detail::ModelConfig c;
+        c.n_head = n_head;
+        c.n_head_kv = n_head_kv;
+        const uint32_t tokens = 3, group = n_head / n_head_kv;
+        std::vector<int> seen(size_t{tokens} * n_head, 0);
+        const uint32_t count = detail::attention_task_count(c, tokens);
+        for (uint32_t i = 0; i < count; ++i) {
+            const detail::AttentionTask task = detail::attention_task(c, i);
+            REQUIRE(task.token < tokens);
+            REQUIRE(task.heads >= 1);
+            REQUIRE(task.heads <= detail::queries_per_task(c));
+            for (uint32_t h = task.first_head; h < task.first_head + task.heads; ++h) {
+                REQUIRE(h / group == task.kv_head);  // every head of the task reads this key head
+                ++seen[size_t{task.token} * n_head + h];
+            }
+        }
+        CHECK(std::all_of(seen.begin(), seen.end(), [](int s) { return s == 1; }));
     }
 }
