@@ -106,7 +106,7 @@ void run_matmul_chunk(const MatmulPlan& plan, const MatrixView& w, const std::by
 
 void matmul(const KernelTable& kernels, const MatrixView& w, const float* x, size_t n_tokens, float* y,
             std::span<std::byte> scratch, int threads) {
-    if (scratch.size() < plan_matmul(kernels, w, n_tokens).act_bytes * n_tokens) {
+    if (scratch.size() < matmul_scratch_bytes(w.type, w.cols, n_tokens)) {
         throw Error(ErrorCode::out_of_range, "matmul: scratch buffer too small");
     }
     // Small products are not worth waking threads for.

@@ -34,13 +34,16 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::Tens
         throw Error(ErrorCode::unsupported, fmt::format("{}: architecture '{}' is not supported", dir->file_name(), *arch_name));
     }
     arch->bind(*dir, impl->config, impl->weights);
-    for (const auto& L : impl->weights.layers) {
-        for (const Linear* l : L.linears()) {
-            impl->matrix_bytes += l->matrix.row_stride * l->matrix.rows;
-        }
-    }
-    impl->matrix_bytes += impl->weights.output.matrix.row_stride * impl->weights.output.matrix.rows;
     pack_weights(*impl, *dir, kernels::active_kernels());
+    auto count_matrix = [&](const kernels::MatrixView& m) {
+        const size_t bytes = m.row_stride * m.rows;
+        impl->matrix_bytes += bytes;
+        if (m.panel_rows > 0) impl->info.packed_bytes += bytes;
+    };
+    for (const auto& L : impl->weights.layers) {
+        for (const Linear* l : L.linears()) count_matrix(l->matrix);
+    }
+    count_matrix(impl->weights.output.matrix);
     impl->tokenizer = make_tokenizer(dir->metadata, dir->file_name());
     const size_t vocab = impl->tokenizer.vocab_size();
     if (vocab != 0 && vocab != impl->config.n_vocab) {
@@ -78,7 +81,6 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::Tens
     }
     info.file_bytes = dir->file ? dir->file->size() : 0;
     info.resident_copies = dir->owned_bytes();
-    info.packed_bytes = impl->packed_bytes;
     info.kernels = kernels::active_kernels().isa;
     std::map<std::string, size_t> counts;
     for (const auto& t : dir->tensors()) {

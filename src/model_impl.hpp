@@ -73,7 +73,6 @@ struct AlignedDelete {
 struct ModelImpl {
     std::shared_ptr<const formats::TensorDirectory> directory;
     std::unique_ptr<std::byte, AlignedDelete> packed_storage;  ///< weights repacked for the kernels, if any
-    size_t packed_bytes = 0;  ///< bytes of the matrices in the kernels' panel layout
     size_t matrix_bytes = 0;  ///< bytes of every matrix a token reads (sizes the work of a pass)
     ModelConfig config;
     ModelWeights weights;

@@ -64,7 +64,6 @@ void pack_weights(ModelImpl& model, formats::TensorDirectory& directory, const k
         m.data = data;
         m.row_stride = kernels::row_bytes(m.type, m.cols);
         m.panel_rows = table.panel_rows;
-        model.packed_bytes += m.row_stride * m.rows;
     };
     const auto in_place_count = static_cast<ptrdiff_t>(in_place.size());
 #pragma omp parallel for schedule(dynamic, 1)
