@@ -48,6 +48,14 @@ std::vector<std::byte> random_matrix(TensorType type, uint64_t rows, uint64_t co
     auto blocks = [&](size_t block_bytes, auto&& fix) {
         for (size_t off = 0; off + block_bytes <= bytes; off += block_bytes) fix(data.data() + off);
     };
+    auto set_scales = [](std::byte* b, size_t at, uint16_t v) { std::memcpy(b + at, &v, 2); };
+    auto k_scales = [&](size_t block_bytes, size_t d_at, size_t dmin_at, float quant_std, float min_ratio) {
+        blocks(block_bytes, [&](std::byte* b) {
+            const uint16_t d = scale(quant_std);
+            set_scales(b, d_at, d);
+            if (min_ratio > 0) set_scales(b, dmin_at, kernels::fp32_to_fp16(min_ratio * kernels::fp16_to_fp32(d)));
+        });
+    };
     switch (type) {
         case TensorType::f32: {
             auto* f = reinterpret_cast<float*>(data.data());
@@ -80,6 +88,29 @@ std::vector<std::byte> random_matrix(TensorType type, uint64_t rows, uint64_t co
                 std::memcpy(b, &d, 2);
             });
             break;
+        case TensorType::bf16: {
+            auto* h = reinterpret_cast<uint16_t*>(data.data());
+            for (size_t i = 0; i < rows * cols; ++i) h[i] = kernels::fp32_to_bf16((rng.uniform() * 2 - 1) * target * 1.7f);
+            break;
+        }
+        // The quantized types: random quants and sub-block scales, with the super-block
+        // scales (and minimums) set so that rows have about the f32 models' spread:
+        // `quant_std` is the spread of quant x sub-block scale, `min_ratio` dmin / d.
+        case TensorType::q5_0: blocks(sizeof(kernels::BlockQ5_0), [&](std::byte* b) { set_scales(b, 0, scale(9.2f)); }); break;
+        case TensorType::q5_1:
+            blocks(sizeof(kernels::BlockQ5_1), [&](std::byte* b) {
+                const uint16_t d = scale(9.2f);
+                set_scales(b, 0, d);
+                set_scales(b, 2, kernels::fp32_to_fp16(-15.5f * kernels::fp16_to_fp32(d)));
+            });
+            break;
+        case TensorType::iq4_nl: blocks(sizeof(kernels::BlockIQ4_NL), [&](std::byte* b) { set_scales(b, 0, scale(65.0f)); }); break;
+        case TensorType::iq4_xs: blocks(sizeof(kernels::BlockIQ4_XS), [&](std::byte* b) { set_scales(b, 0, scale(18.0f * 65.0f)); }); break;
+        case TensorType::q2_K: k_scales(sizeof(kernels::BlockQ2_K), 80, 82, 7.5f * 1.1f, 1.5f); break;
+        case TensorType::q3_K: k_scales(sizeof(kernels::BlockQ3_K), 108, 0, 18.0f * 2.3f, 0.0f); break;
+        case TensorType::q4_K: k_scales(sizeof(kernels::BlockQ4_K), 0, 2, 31.5f * 4.6f, 7.5f); break;
+        case TensorType::q5_K: k_scales(sizeof(kernels::BlockQ5_K), 0, 2, 31.5f * 9.2f, 15.5f); break;
+        case TensorType::q6_K: k_scales(sizeof(kernels::BlockQ6_K), 208, 0, 74.0f * 18.5f, 0.0f); break;
     }
     return data;
 }

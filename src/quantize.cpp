@@ -25,6 +25,16 @@ uint32_t file_type_of(TensorType type) {
         case TensorType::q4_1: return 3;
         case TensorType::q4_2: return 5;
         case TensorType::q8_0: return 7;
+        case TensorType::q5_0: return 8;
+        case TensorType::q5_1: return 9;
+        case TensorType::q2_K: return 10;
+        case TensorType::q3_K: return 11;  // Q3_K_S: every matrix q3_K
+        case TensorType::q4_K: return 14;  // Q4_K_S
+        case TensorType::q5_K: return 16;  // Q5_K_S
+        case TensorType::q6_K: return 18;
+        case TensorType::iq4_nl: return 25;
+        case TensorType::iq4_xs: return 30;
+        case TensorType::bf16: return 32;
     }
     return 0;
 }
