@@ -73,4 +73,11 @@ constexpr const TypeTraits* find_type_traits(uint32_t id) noexcept {
 
 constexpr const TypeTraits* find_type_traits(TensorType type) noexcept { return find_type_traits(static_cast<uint32_t>(type)); }
 
+/// What a row length of the type must be a multiple of: its block, and the activation
+/// block it meets (q4_2's blocks of 16 meet activation blocks of 32).
+constexpr size_t row_multiple(const TypeTraits& t) noexcept {
+    const size_t activation_block = t.activation == ActivationFormat::q8_0 ? 32 : t.activation == ActivationFormat::q8_K ? 256 : 1;
+    return t.block_elements > activation_block ? t.block_elements : activation_block;
+}
+
 }  // namespace nibble::kernels

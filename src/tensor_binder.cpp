@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "kernels/type_traits.hpp"
+
 namespace nibble::detail {
 
 const formats::TensorEntry* TensorBinder::lookup(const std::string& name, bool required) {
@@ -27,9 +29,7 @@ kernels::MatrixView TensorBinder::matrix(const std::string& name, uint64_t cols,
                     fmt::format("{}: tensor '{}' has type {}, which nibble cannot compute with (it runs {})", dir_.file_name(), name,
                                 tensor_type_name(e->type_id), computable_type_names()));
     }
-    const size_t block = kernels::activation_format(e->type()) == kernels::ActivationFormat::q8_K ? 256
-                         : kernels::activation_format(e->type()) == kernels::ActivationFormat::q8_0 ? 32
-                                                                                                     : 1;
+    const size_t block = kernels::row_multiple(*kernels::find_type_traits(e->type_id));
     if (cols % block != 0) {
         throw Error(ErrorCode::unsupported, fmt::format("{}: tensor '{}' is {} with rows of {}, not a multiple of {}",
                                                         dir_.file_name(), name, tensor_type_name(e->type_id), cols, block));
