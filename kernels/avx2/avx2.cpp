@@ -223,12 +223,17 @@ struct Avx2Vec {
     static F zero_f() { return _mm256_setzero_ps(); }
     static F set1_f(float v) { return _mm256_set1_ps(v); }
     static F load_f(const float* p) { return _mm256_loadu_ps(p); }
+    static F add_f(F a, F b) { return _mm256_add_ps(a, b); }
     static F load_half(const std::byte* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
     static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
     static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
     static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
     static void prefetch(const std::byte* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
     static void store_f(float* p, F v) { _mm256_storeu_ps(p, v); }
+    template <TensorType Type>
+    static void panel_quants(const std::byte* w, size_t w_stride, size_t rows, size_t block, uint8_t* q) {
+        kernels::panel_quants<Type>(w, w_stride, rows, block, q);
+    }
 };
 
 // Float tiles of 4 rows x 3 tokens: 12 accumulators, 3 activations and a weight vector

@@ -62,6 +62,7 @@ struct Avx512Vec {
     static F zero_f() { return _mm512_setzero_ps(); }
     static F set1_f(float v) { return _mm512_set1_ps(v); }
     static F load_f(const float* p) { return _mm512_loadu_ps(p); }
+    static F add_f(F a, F b) { return _mm512_add_ps(a, b); }
     static F load_half(const std::byte* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
     static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }

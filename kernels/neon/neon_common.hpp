@@ -89,6 +89,7 @@ struct NeonVec {
     static F zero_f() { return vdupq_n_f32(0.0f); }
     static F set1_f(float v) { return vdupq_n_f32(v); }
     static F load_f(const float* p) { return vld1q_f32(p); }
+    static F add_f(F a, F b) { return vaddq_f32(a, b); }
     static F load_half(const std::byte* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)))); }
     static F to_float(I v) { return vcvtq_f32_s32(v); }
     static F mul(F a, F b) { return vmulq_f32(a, b); }
