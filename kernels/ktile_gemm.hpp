@@ -78,9 +78,10 @@ struct KTileGemm {
     // y[t] (R lanes) += the pass's super-blocks times token t's q8_K blocks: per super-block
     // the scales' integer sum times d * da into one float sum, the minimums' times
     // dmin * -da into another, the two added at the end.
+    // Not inlined: inside a larger caller GCC spilled the 16-bit sums.
     template <int T>
-    static void tile(const Panel* panels, size_t count, const BlockQ8_K* const* acts, float* y, size_t y_stride,
-                     size_t valid_rows) {
+    [[gnu::noinline]] static void tile(const Panel* panels, size_t count, const BlockQ8_K* const* acts, float* y, size_t y_stride,
+                                       size_t valid_rows) {
         alignas(64) float main_sum[T][R] = {}, min_sum[T][R] = {};
         for (size_t b = 0; b < count; ++b) {
             const Panel& p = panels[b];
@@ -131,6 +132,23 @@ struct KTileGemm {
         }
     }
 
+    /// Every token against one pass of decoded panels (super-blocks b0 .. b0 + count of
+    /// rows r0 .. r0 + valid): y += their share. y must start at zero.
+    static void run_pass(const Panel* panels, size_t count, const std::byte* a, size_t a_stride, size_t b0, size_t tokens,
+                         float* y, size_t y_stride, size_t valid) {
+        const BlockQ8_K* acts[V::tokens];
+        for (size_t t0 = 0; t0 < tokens; t0 += V::tokens) {
+            const size_t n = std::min<size_t>(V::tokens, tokens - t0);
+            for (size_t t = 0; t < n; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + (t0 + t) * a_stride) + b0;
+            float* out = y + t0 * y_stride;
+            if (n == V::tokens) {
+                tile<V::tokens>(panels, count, acts, out, y_stride, valid);
+            } else {
+                tail<V::tokens - 1>(n, panels, count, acts, out, y_stride, valid);
+            }
+        }
+    }
+
     /// MulRows over the file layout (rows w_stride bytes apart, any row count).
     static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
                     size_t cols, float* y, size_t y_stride) {
@@ -150,18 +168,7 @@ struct KTileGemm {
             for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
                 const size_t count = std::min(k_blocks_per_pass, blocks - b0);
                 for (size_t i = 0; i < count; ++i) decode(w + r0 * w_stride, w_stride, valid, b0 + i, panels[i]);
-                size_t t0 = 0;
-                const BlockQ8_K* acts[V::tokens];
-                for (; t0 < tokens; t0 += V::tokens) {
-                    const size_t n = std::min<size_t>(V::tokens, tokens - t0);
-                    for (size_t t = 0; t < n; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + (t0 + t) * a_stride) + b0;
-                    float* out = y + t0 * y_stride + r0;
-                    if (n == V::tokens) {
-                        tile<V::tokens>(panels, count, acts, out, y_stride, valid);
-                    } else {
-                        tail<V::tokens - 1>(n, panels, count, acts, out, y_stride, valid);
-                    }
-                }
+                run_pass(panels, count, a, a_stride, b0, tokens, y + r0, y_stride, valid);
             }
         }
     }
