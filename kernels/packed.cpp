@@ -154,6 +154,39 @@ void move_q4_K_block(size_t R, size_t r, BlockQ4_K& b, std::byte* panel_block) {
     for (size_t group = 0; group < 32; ++group) copy(quants + group * 4 * R + 4 * r, b.qs + 4 * group, 4);
 }
 
+// q6_K panels, per super-block of R rows (the file's 210 bytes per row, rearranged): R
+// fp16 d, the 16 int8 scales as four 4-byte words (word w of every row, then the next),
+// then for each half n and each g < 8 three groups of 4R bytes: row r's
+// ql[64n + 4g + i], ql[64n + 32 + 4g + i] and qh[32n + 4g + i] at byte 4r + i.
+template <bool ToPanel>
+void move_q6_K_block(size_t R, size_t r, BlockQ6_K& b, std::byte* panel_block) {
+    auto copy = [](std::byte* panel, void* block, size_t n) {
+        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
+    };
+    copy(panel_block + 2 * r, &b.d, 2);
+    for (size_t w = 0; w < 4; ++w) copy(panel_block + 2 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
+    std::byte* quants = panel_block + 18 * R;
+    for (size_t n = 0; n < 2; ++n) {
+        for (size_t g = 0; g < 8; ++g) {
+            std::byte* group = quants + (n * 8 + g) * 12 * R;
+            copy(group + 4 * r, b.ql + 64 * n + 4 * g, 4);
+            copy(group + 4 * R + 4 * r, b.ql + 64 * n + 32 + 4 * g, 4);
+            copy(group + 8 * R + 4 * r, b.qh + 32 * n + 4 * g, 4);
+        }
+    }
+}
+
+// Moves every super-block of row r between the file layout and its panel.
+template <class Block, bool ToPanel, class Move>
+void move_k_row(size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* row, Move move) {
+    for (size_t b = 0; b < blocks; ++b) {
+        Block block;
+        if constexpr (ToPanel) std::memcpy(&block, row + b * sizeof block, sizeof block);
+        move(R, r % R, block, panel + b * sizeof(Block) * R);
+        if constexpr (!ToPanel) std::memcpy(row + b * sizeof block, &block, sizeof block);
+    }
+}
+
 }  // namespace
 
 bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noexcept {
@@ -162,15 +195,13 @@ bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noex
 }
 
 void pack_panels(TensorType type, size_t R, const std::byte* src, size_t row_stride, size_t rows, size_t cols, std::byte* dst) {
-    if (type == TensorType::q4_K) {
-        const size_t blocks = cols / qk_k, panel_block = sizeof(BlockQ4_K) * R;
+    if (type == TensorType::q4_K || type == TensorType::q6_K) {
+        const size_t blocks = cols / qk_k, row = row_bytes(type, cols);
         for (size_t r = 0; r < rows; ++r) {
-            std::byte* panel = dst + (r / R) * panel_block * blocks;
-            for (size_t b = 0; b < blocks; ++b) {
-                BlockQ4_K block;
-                std::memcpy(&block, src + r * row_stride + b * sizeof block, sizeof block);
-                move_q4_K_block<true>(R, r % R, block, panel + b * panel_block);
-            }
+            std::byte* panel = dst + (r / R) * row * R;
+            auto* from = const_cast<std::byte*>(src + r * row_stride);  // read only: ToPanel copies out of it
+            if (type == TensorType::q4_K) move_k_row<BlockQ4_K, true>(R, r, blocks, panel, from, move_q4_K_block<true>);
+            else move_k_row<BlockQ6_K, true>(R, r, blocks, panel, from, move_q6_K_block<true>);
         }
         return;
     }
@@ -195,14 +226,11 @@ void pack_panels_in_place(TensorType type, size_t R, std::byte* data, size_t row
 }
 
 void unpack_panel_row(TensorType type, size_t R, const std::byte* packed, size_t row, size_t cols, std::byte* dst) {
-    if (type == TensorType::q4_K) {
-        const size_t blocks = cols / qk_k, panel_block = sizeof(BlockQ4_K) * R;
-        const std::byte* panel = packed + (row / R) * panel_block * blocks;
-        for (size_t b = 0; b < blocks; ++b) {
-            BlockQ4_K block;
-            move_q4_K_block<false>(R, row % R, block, const_cast<std::byte*>(panel + b * panel_block));
-            std::memcpy(dst + b * sizeof block, &block, sizeof block);
-        }
+    if (type == TensorType::q4_K || type == TensorType::q6_K) {
+        const size_t blocks = cols / qk_k, bytes = row_bytes(type, cols);
+        auto* panel = const_cast<std::byte*>(packed + (row / R) * bytes * R);  // read only: !ToPanel copies out of it
+        if (type == TensorType::q4_K) move_k_row<BlockQ4_K, false>(R, row, blocks, panel, dst, move_q4_K_block<false>);
+        else move_k_row<BlockQ6_K, false>(R, row, blocks, panel, dst, move_q6_K_block<false>);
         return;
     }
     const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;

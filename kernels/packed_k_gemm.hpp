@@ -176,5 +176,162 @@ struct PackedQ4KGemm {
     }
 };
 
+// q6_K panels: per group of 4 k the low bits of two ql groups and the qh group give four
+// vectors of quants (0..63) in registers; 16-bit pair sums of 8 weights (4 products of at
+// most 63 * 127) are scaled by the int8 scales, widened to 16-bit pairs with lane shifts.
+// The offset's part (32 * scale * bsum) is the "minimums'" part, with d for dmin.
+template <class V>
+struct PackedQ6KGemm {
+    static constexpr size_t R = V::rows;
+    static constexpr size_t block_bytes = sizeof(BlockQ6_K) * R;
+    static constexpr int max_tokens = 2;
+    static constexpr size_t prefetch_distance = 2048;
+    using Tiled = KTileGemm<V, TensorType::q6_K>;
+    using I = typename V::I;
+
+    // Scale s (0..15) of every row, sign-extended into both 16-bit halves.
+    static I scale_of(const I* words, int s) {
+        const I v = words[s / 4];
+        I x;
+        switch (s % 4) {  // byte s % 4 to the top, then back down with the sign
+            case 0: x = V::template shift_right_arith32<24>(V::template shift_left<24>(v)); break;
+            case 1: x = V::template shift_right_arith32<24>(V::template shift_left<16>(v)); break;
+            case 2: x = V::template shift_right_arith32<24>(V::template shift_left<8>(v)); break;
+            default: x = V::template shift_right_arith32<24>(v); break;
+        }
+        return x;
+    }
+    static I pair(I lo, I hi) { return V::or_(V::and_(lo, V::set1(0xffff)), V::template shift_left<16>(hi)); }
+
+    // The four quant vectors of group g of half n: elements 128n + 32k + 4g + i in u[k].
+    static void quants(const std::byte* group, I* u) {
+        const I ql0 = V::load(group), ql1 = V::load(group + 4 * R), qh = V::load(group + 8 * R);
+        const I low4 = V::set1(0x0f0f0f0f), bits45 = V::set1(0x30303030);
+        // qh's bit pairs moved to bits 4-5 of each byte
+        u[0] = V::or_(V::and_(ql0, low4), V::and_(V::template shift_left<4>(qh), bits45));
+        u[1] = V::or_(V::and_(ql1, low4), V::and_(V::template shift_left<2>(qh), bits45));
+        u[2] = V::or_(V::and_(V::template shift_right32<4>(ql0), low4), V::and_(qh, bits45));
+        u[3] = V::or_(V::and_(V::template shift_right32<4>(ql1), low4), V::and_(V::template shift_right32<2>(qh), bits45));
+    }
+
+    template <int T>
+    static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
+        const BlockQ8_K* acts[T];
+        for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
+        typename V::F total[T];
+        for (int t = 0; t < T; ++t) total[t] = V::zero_f();
+        for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+            typename V::F main_sum[T], min_sum[T];
+            for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
+            for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
+                const std::byte* block = panel + b * block_bytes;
+                for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
+                // The 16 scales as 16-bit pairs, and the offset's pairs, kept in memory: in
+                // registers they would push out the sums.
+                I words[4], scales[16], offsets[8];
+                for (int w = 0; w < 4; ++w) words[w] = V::load(block + 2 * R + static_cast<size_t>(w) * 4 * R);
+                for (int k = 0; k < 16; ++k) {
+                    const I x = scale_of(words, k);
+                    scales[k] = pair(x, x);
+                }
+                for (int j = 0; j < 8; ++j) offsets[j] = pair(scale_of(words, 2 * j), scale_of(words, 2 * j + 1));
+                I isum[T], imin[T];
+                for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
+                const std::byte* groups = block + 18 * R;
+                for (int n = 0; n < 2; ++n) {
+                    for (int h = 0; h < 4; ++h) {
+                        I sum16[4][T];
+                        for (auto& k : sum16) {
+                            for (int t = 0; t < T; ++t) k[t] = V::zero();
+                        }
+                        for (int g = 2 * h; g < 2 * h + 2; ++g) {
+                            I u[4];
+                            quants(groups + static_cast<size_t>(8 * n + g) * 12 * R, u);
+                            for (int k = 0; k < 4; ++k) {
+                                for (int t = 0; t < T; ++t) {
+                                    const int8_t* q8 = acts[t][b].qs + 128 * n + 32 * k + 4 * g;
+                                    sum16[k][t] = V::add16(sum16[k][t], V::pair_products(u[k], V::broadcast4(q8)));
+                                }
+                            }
+                        }
+                        for (int k = 0; k < 4; ++k) {
+                            const I scale = scales[8 * n + 2 * k + h / 2];
+                            for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::madd16(sum16[k][t], scale));
+                        }
+                    }
+                }
+                for (int j = 0; j < 8; ++j) {
+                    const I m = offsets[j];
+                    for (int t = 0; t < T; ++t) {
+                        imin[t] = V::add(imin[t], V::madd16(m, V::broadcast_i32(reinterpret_cast<const int32_t*>(acts[t][b].bsums) + j)));
+                    }
+                }
+                const typename V::F d = V::load_half(block);
+                for (int t = 0; t < T; ++t) {
+                    main_sum[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), main_sum[t]);
+                    min_sum[t] = V::fmadd(V::to_float(V::template shift_left<5>(imin[t])), V::mul(d, V::set1_f(-acts[t][b].d)), min_sum[t]);
+                }
+            }
+            for (int t = 0; t < T; ++t) total[t] = V::add_f(total[t], V::add_f(main_sum[t], min_sum[t]));
+        }
+        for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
+    }
+
+    // One packed super-block as the tiled kernel's decoded panel.
+    static void unpack(const std::byte* block, typename Tiled::Panel& p) {
+        const std::byte* groups = block + 18 * R;
+        for (size_t n = 0; n < 2; ++n) {
+            for (size_t g = 0; g < 8; ++g) {
+                I u[4];
+                quants(groups + (8 * n + g) * 12 * R, u);
+                for (size_t k = 0; k < 4; ++k) V::store(p.q + (32 * n + 8 * k + g) * 4 * R, u[k]);
+            }
+        }
+        I words[4];
+        for (int w = 0; w < 4; ++w) words[w] = V::load(block + 2 * R + static_cast<size_t>(w) * 4 * R);
+        for (int s = 0; s < 16; ++s) {
+            const I x = scale_of(words, s);
+            V::store(reinterpret_cast<uint8_t*>(p.scale + static_cast<size_t>(s) * R), pair(x, x));
+        }
+        for (int j = 0; j < 8; ++j) {
+            const I lo = V::template shift_left<5>(scale_of(words, 2 * j)), hi = V::template shift_left<5>(scale_of(words, 2 * j + 1));
+            V::store(reinterpret_cast<uint8_t*>(p.min + static_cast<size_t>(j) * R), pair(lo, hi));
+        }
+        V::store_f(p.d, V::load_half(block));
+        V::store_f(p.dmin, V::load_half(block));
+    }
+
+    template <int T>
+    static void tail(size_t n, const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
+        if constexpr (T > 0) {
+            if (n == T) return tile<T>(panel, blocks, a, a_stride, y, y_stride);
+            tail<T - 1>(n, panel, blocks, a, a_stride, y, y_stride);
+        }
+    }
+
+    /// MulRows over packed q6_K: w is the first panel, panels w_stride bytes apart, rows a multiple of R.
+    static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
+                    size_t cols, float* y, size_t y_stride) {
+        const size_t blocks = cols / qk_k;
+        if (tokens > static_cast<size_t>(max_tokens)) {
+            typename Tiled::Panel panels[k_blocks_per_pass];
+            for (size_t t = 0; t < tokens; ++t) std::fill(y + t * y_stride, y + t * y_stride + rows, 0.0f);
+            for (size_t r0 = 0; r0 < rows; r0 += R) {
+                const std::byte* panel = w + (r0 / R) * w_stride;
+                for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+                    const size_t count = std::min(k_blocks_per_pass, blocks - b0);
+                    for (size_t i = 0; i < count; ++i) unpack(panel + (b0 + i) * block_bytes, panels[i]);
+                    Tiled::run_pass(panels, count, a, a_stride, b0, tokens, y + r0, y_stride, R);
+                }
+            }
+            return;
+        }
+        for (size_t r0 = 0; r0 < rows; r0 += R) {
+            const std::byte* panel = w + (r0 / R) * w_stride;
+            tail<max_tokens>(tokens, panel, blocks, a, a_stride, y + r0, y_stride);
+        }
+    }
+};
+
 }  // namespace
 }  // namespace nibble::kernels

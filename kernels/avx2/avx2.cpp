@@ -215,6 +215,8 @@ struct Avx2Vec {
     static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
     static void keep_in_register(I& v) { asm("" : "+x"(v)); }
     static I widen_pairs(I v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
+    template <int Bits>
+    static I shift_right_arith32(I v) { return _mm256_srai_epi32(v, Bits); }
     static I and_(I a, I b) { return _mm256_and_si256(a, b); }
     static I or_(I a, I b) { return _mm256_or_si256(a, b); }
     template <int Bits>
@@ -276,7 +278,7 @@ constexpr KernelTable avx2_table{
     .q3_K = {dot_k<TensorType::q3_K>, KTileGemm<Avx2Vec, TensorType::q3_K, dot_k<TensorType::q3_K>>::mul},
     .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<Avx2Vec, TensorType::q4_K, dot_k<TensorType::q4_K>>::mul, PackedQ4KGemm<Avx2Vec>::mul},
     .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<Avx2Vec, TensorType::q5_K, dot_k<TensorType::q5_K>>::mul},
-    .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<Avx2Vec, TensorType::q6_K, dot_k<TensorType::q6_K>>::mul},
+    .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<Avx2Vec, TensorType::q6_K, dot_k<TensorType::q6_K>>::mul, PackedQ6KGemm<Avx2Vec>::mul},
     .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>},
     .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
     .panel_rows = Avx2Vec::rows,

@@ -59,6 +59,8 @@ struct Avx512Vec {
     static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
     static void keep_in_register(I& v) { asm("" : "+v"(v)); }
     static I widen_pairs(I v) { return _mm512_madd_epi16(v, _mm512_set1_epi16(1)); }
+    template <int Bits>
+    static I shift_right_arith32(I v) { return _mm512_srai_epi32(v, Bits); }
     static I and_(I a, I b) { return _mm512_and_si512(a, b); }
     static I or_(I a, I b) { return _mm512_or_si512(a, b); }
     template <int Bits>
@@ -109,6 +111,7 @@ KernelTable make_avx512_table(const char* name) {
     t.q4_K.mul_packed = PackedQ4KGemm<V>::mul;
     t.q5_K.mul = KTileGemm<V, TensorType::q5_K, avx2_rows::dot_q5_K>::mul;
     t.q6_K.mul = KTileGemm<V, TensorType::q6_K, avx2_rows::dot_q6_K>::mul;
+    t.q6_K.mul_packed = PackedQ6KGemm<V>::mul;
     t.ops = &avx512_float_ops;
     return t;
 }

@@ -71,6 +71,8 @@ struct NeonVec {
     static I add16(I a, I b) { return vreinterpretq_s32_s16(vaddq_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b))); }
     static I widen_pairs(I v) { return vpaddlq_s16(vreinterpretq_s16_s32(v)); }
     // Lane r: the sum of its two 16-bit halves of a times those of b.
+    template <int Bits>
+    static I shift_right_arith32(I v) { return vshrq_n_s32(v, Bits); }
     static I and_(I a, I b) { return vandq_s32(a, b); }
     static I or_(I a, I b) { return vorrq_s32(a, b); }
     template <int Bits>
@@ -343,7 +345,7 @@ struct NeonKernels {
             .q3_K = k_entry<TensorType::q3_K>(),
             .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<V, TensorType::q4_K>::mul, PackedQ4KGemm<V>::mul},
             .q5_K = k_entry<TensorType::q5_K>(),
-            .q6_K = k_entry<TensorType::q6_K>(),
+            .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<V, TensorType::q6_K>::mul, PackedQ6KGemm<V>::mul},
             .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>},
             .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
             .panel_rows = V::rows,

@@ -16,8 +16,14 @@
 namespace nibble::kernels {
 namespace {
 
-// Round half to even, as the reference's integer rounding trick does.
-inline int nearest(float v) { return static_cast<int>(std::nearbyint(v)); }
+// Round half to even without a libm call: adding 1.5 * 2^23 leaves the rounded integer in
+// the low mantissa bits (for |v| < 2^22, which every quantization level here is).
+inline int nearest(float v) {
+    const float shifted = v + 12582912.0f;
+    int32_t bits;
+    std::memcpy(&bits, &shifted, 4);
+    return (bits & 0x007fffff) - 0x00400000;
+}
 
 constexpr float group_max_eps = 1e-15f;
 
