@@ -157,10 +157,32 @@ float dot_iq4_xs(const void* weights, const void* activations, size_t n) {
     return sum;
 }
 
+// Bit `Bit` of every byte moved to bit 4 (16-bit shifts keep to their bytes once masked).
+template <int Bit>
+__m256i bit_to_16(__m256i v) {
+    const __m256i four = _mm256_set1_epi8(0x10);
+    if constexpr (Bit <= 4) return _mm256_and_si256(_mm256_slli_epi16(v, 4 - Bit), four);
+    else return _mm256_and_si256(_mm256_srli_epi16(v, Bit - 4), four);
+}
+
+// Chunk C of a q4_K / q5_K super-block: 64 weights as two vectors.
+template <class Block, int C>
+[[gnu::always_inline]] inline void q45_chunk(const Block& w, __m256i* u) {
+    const __m256i nibble = _mm256_set1_epi8(0x0f);
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * C));
+    u[2 * C] = _mm256_and_si256(q, nibble);
+    u[2 * C + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
+    if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qh));
+        u[2 * C] = _mm256_or_si256(u[2 * C], bit_to_16<2 * C>(qh));
+        u[2 * C + 1] = _mm256_or_si256(u[2 * C + 1], bit_to_16<2 * C + 1>(qh));
+    }
+}
+
 // The K types' quants of super-block b of a row as 8 vectors of 32 consecutive unsigned
 // values (elements 32i .. 32i + 31 in u[i]).
 template <TensorType Type>
-void row_quants(const void* row, size_t b, __m256i u[8]) {
+[[gnu::always_inline]] inline void row_quants(const void* row, size_t b, __m256i u[8]) {
     const auto load = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
     const __m256i nibble = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
     // bytes of v with `bit` set -> `value`, others 0
@@ -171,16 +193,10 @@ void row_quants(const void* row, size_t b, __m256i u[8]) {
     if constexpr (Type == TensorType::q4_K || Type == TensorType::q5_K) {
         using Block = std::conditional_t<Type == TensorType::q4_K, BlockQ4_K, BlockQ5_K>;
         const Block& w = static_cast<const Block*>(row)[b];
-        for (int c = 0; c < 4; ++c) {
-            const __m256i q = load(w.qs + 32 * c);
-            u[2 * c] = _mm256_and_si256(q, nibble);
-            u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
-            if constexpr (Type == TensorType::q5_K) {
-                const __m256i qh = load(w.qh);
-                u[2 * c] = _mm256_or_si256(u[2 * c], bit_as(qh, 1 << (2 * c), 16));
-                u[2 * c + 1] = _mm256_or_si256(u[2 * c + 1], bit_as(qh, 2 << (2 * c), 16));
-            }
-        }
+        q45_chunk<Block, 0>(w, u);
+        q45_chunk<Block, 1>(w, u);
+        q45_chunk<Block, 2>(w, u);
+        q45_chunk<Block, 3>(w, u);
     } else if constexpr (Type == TensorType::q6_K) {
         const BlockQ6_K& w = static_cast<const BlockQ6_K*>(row)[b];
         for (int n = 0; n < 2; ++n) {
