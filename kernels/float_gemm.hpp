@@ -1,10 +1,10 @@
-// Matrix x matrix for f32 and f16 weights in the file layout (nothing to repack): a tile
+// Matrix x matrix for f32, f16 and bf16 weights in the file layout (nothing to repack): a tile
 // of V::row_tile rows x V::token_tile tokens keeps one vector accumulator per (row, token)
 // across k, so each weight vector loaded meets every token of the tile and each
 // activation vector every row of it. Every (row, token) is summed in the same order
 // whatever tile it falls in, so a token's result does not depend on its batch.
 //
-// V supplies lanes, the tile shape, F, zero, load (float and fp16), fmadd and sum.
+// V supplies lanes, the tile shape, F, zero, load (float, fp16 and bf16), fmadd and sum.
 // Included by one file per ISA; internal linkage throughout.
 #pragma once
 
@@ -21,6 +21,7 @@ template <class V, class Element>
 struct FloatGemm {
     static float scalar(float v) { return v; }
     static float scalar(uint16_t h) { return fp16_to_fp32(h); }
+    static float scalar(Bf16Bits h) { return bf16_to_fp32(h.bits); }
 
     template <int Rows, int Tokens>
     static void tile(const std::byte* w, size_t w_stride, const std::byte* a, size_t a_stride, size_t cols, float* y,

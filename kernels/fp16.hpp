@@ -57,6 +57,12 @@ inline uint16_t fp32_to_fp16(float f) noexcept {
     return static_cast<uint16_t>(sign | half);
 }
 
+/// A bfloat16 value in memory (a distinct type, so kernels can overload on it).
+struct Bf16Bits {
+    uint16_t bits;
+};
+static_assert(sizeof(Bf16Bits) == 2);
+
 /// bfloat16: the upper half of a binary32.
 inline float bf16_to_fp32(uint16_t h) noexcept { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
 

@@ -253,6 +253,7 @@ struct Avx2Float {
     static F zero() { return _mm256_setzero_ps(); }
     static F load(const float* p) { return _mm256_loadu_ps(p); }
     static F load(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+    static F load(const Bf16Bits* p) { return load_bf16(reinterpret_cast<const uint16_t*>(p)); }
     static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
     static float sum(F v) { return hsum(v); }
 };
@@ -267,7 +268,7 @@ constexpr KernelTable avx2_table{
     .convert_activations_bf16 = convert_activations_bf16,
     .f32 = {dot_f32, FloatGemm<Avx2Float, float>::mul},
     .f16 = {dot_f16, FloatGemm<Avx2Float, uint16_t>::mul},
-    .bf16 = {dot_bf16, rows_by_dot<dot_bf16>},
+    .bf16 = {dot_bf16, FloatGemm<Avx2Float, Bf16Bits>::mul},
     .q4_0 = {dot_q4_0, rows_by_dot<dot_q4_0>, PackedGemm<Avx2Vec, TensorType::q4_0>::mul},
     .q4_1 = {dot_q4_1, rows_by_dot<dot_q4_1>, PackedGemm<Avx2Vec, TensorType::q4_1>::mul},
     .q4_2 = {dot_q4_2, rows_by_dot<dot_q4_2>, PackedGemm<Avx2Vec, TensorType::q4_2>::mul},

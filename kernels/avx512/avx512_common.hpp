@@ -87,6 +87,9 @@ struct Avx512Float {
     static F zero() { return _mm512_setzero_ps(); }
     static F load(const float* p) { return _mm512_loadu_ps(p); }
     static F load(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+    static F load(const Bf16Bits* p) {
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+    }
     static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
     static float sum(F v) { return _mm512_reduce_add_ps(v); }
 };
@@ -101,6 +104,7 @@ KernelTable make_avx512_table(const char* name) {
     t.panel_rows = V::rows;
     t.f32.mul = FloatGemm<Avx512Float, float>::mul;
     t.f16.mul = FloatGemm<Avx512Float, uint16_t>::mul;
+    t.bf16.mul = FloatGemm<Avx512Float, Bf16Bits>::mul;
     t.q4_0.mul_packed = PackedGemm<V, TensorType::q4_0>::mul;
     t.q4_1.mul_packed = PackedGemm<V, TensorType::q4_1>::mul;
     t.q4_2.mul_packed = PackedGemm<V, TensorType::q4_2>::mul;

@@ -32,6 +32,7 @@ struct NeonFloat {
     static F zero() { return vdupq_n_f32(0.0f); }
     static F load(const float* p) { return vld1q_f32(p); }
     static F load(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+    static F load(const Bf16Bits* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)), 16)); }
     static F fmadd(F a, F b, F c) { return vfmaq_f32(c, a, b); }
     static float sum(F v) { return vaddvq_f32(v); }
 };
@@ -334,7 +335,7 @@ struct NeonKernels {
             .convert_activations_bf16 = reference::convert_activations_bf16,
             .f32 = {dot_f32, FloatGemm<NeonFloat, float>::mul},
             .f16 = {dot_f16, FloatGemm<NeonFloat, uint16_t>::mul},
-            .bf16 = {dot_bf16, rows_by_dot<dot_bf16>},
+            .bf16 = {dot_bf16, FloatGemm<NeonFloat, Bf16Bits>::mul},
             .q4_0 = {dot_q4_0, rows_by_dot<dot_q4_0>, PackedGemm<V, TensorType::q4_0>::mul},
             .q4_1 = {dot_q4_1, rows_by_dot<dot_q4_1>, PackedGemm<V, TensorType::q4_1>::mul},
             .q4_2 = {dot_q4_2, rows_by_dot<dot_q4_2>, PackedGemm<V, TensorType::q4_2>::mul},
