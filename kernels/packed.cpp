@@ -55,6 +55,21 @@ PlainBlock read_file_block(TensorType type, const std::byte* src) {
                 }
             }
             break;
+        case TensorType::q5_0:
+        case TensorType::q5_1: {
+            const bool has_min = type == TensorType::q5_1;
+            BlockQ5_1 b{};  // q5_0's block is the same without m
+            std::memcpy(&b.d, src, 2);
+            if (has_min) std::memcpy(&b.m, src + 2, 2);
+            std::memcpy(b.qh, src + (has_min ? 4 : 2), 4 + 16);
+            p.d[0] = b.d;
+            p.m = b.m;
+            nibbles(b.qs);
+            uint32_t qh;
+            std::memcpy(&qh, b.qh, 4);
+            for (int j = 0; j < 32; ++j) p.q[j] = static_cast<uint8_t>(p.q[j] | ((qh >> j) & 1u) << 4);
+            break;
+        }
         case TensorType::q8_0: {
             BlockQ8_0 b;
             std::memcpy(&b, src, sizeof b);
@@ -91,6 +106,19 @@ void write_file_block(TensorType type, const PlainBlock& p, std::byte* dst) {
                 std::memcpy(dst + s * sizeof b, &b, sizeof b);
             }
             break;
+        case TensorType::q5_0:
+        case TensorType::q5_1: {
+            const bool has_min = type == TensorType::q5_1;
+            uint8_t qs[16];
+            uint32_t qh = 0;
+            for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>((p.q[j] & 15) | (p.q[j + 16] & 15) << 4);
+            for (int j = 0; j < 32; ++j) qh |= static_cast<uint32_t>(p.q[j] >> 4) << j;
+            std::memcpy(dst, &p.d[0], 2);
+            if (has_min) std::memcpy(dst + 2, &p.m, 2);
+            std::memcpy(dst + (has_min ? 4 : 2), &qh, 4);
+            std::memcpy(dst + (has_min ? 8 : 6), qs, 16);
+            break;
+        }
         case TensorType::q8_0: {
             BlockQ8_0 b{p.d[0], {}};
             for (int j = 0; j < 32; ++j) b.qs[j] = static_cast<int8_t>(p.q[j] - 128);
@@ -105,7 +133,8 @@ void write_file_block(TensorType type, const PlainBlock& p, std::byte* dst) {
 template <bool ToPanel>
 void move_panel_block(TensorType type, size_t R, size_t r, PlainBlock& p, std::byte* panel_block) {
     auto* bytes = reinterpret_cast<uint8_t*>(panel_block);
-    auto* scales = reinterpret_cast<uint16_t*>(panel_block + (type == TensorType::q8_0 ? 32 : 16) * R);
+    const bool fifth = type == TensorType::q5_0 || type == TensorType::q5_1;
+    auto* scales = reinterpret_cast<uint16_t*>(panel_block + (type == TensorType::q8_0 ? 32 : fifth ? 20 : 16) * R);
     auto fp16 = [&](size_t index, uint16_t& v) {
         if constexpr (ToPanel) {
             std::memcpy(scales + index, &v, 2);
@@ -125,17 +154,33 @@ void move_panel_block(TensorType type, size_t R, size_t r, PlainBlock& p, std::b
             for (size_t i = 0; i < 4; ++i) {
                 uint8_t& cell = bytes[c * 4 * R + 4 * r + i];
                 if constexpr (ToPanel) {
-                    cell = static_cast<uint8_t>(p.q[4 * c + i] | p.q[16 + 4 * c + i] << 4);
+                    cell = static_cast<uint8_t>((p.q[4 * c + i] & 15) | (p.q[16 + 4 * c + i] & 15) << 4);
                 } else {
                     p.q[4 * c + i] = cell & 0x0f;
                     p.q[16 + 4 * c + i] = cell >> 4;
                 }
             }
         }
+        if (fifth) {
+            // Row r's fifth bits as one word: byte i holds element 4c + i's at bit c and
+            // element 16 + 4c + i's at bit 4 + c, so a chunk's bits sit one shift from bit 4.
+            for (size_t i = 0; i < 4; ++i) {
+                uint8_t& cell = bytes[16 * R + 4 * r + i];
+                if constexpr (ToPanel) cell = 0;
+                for (size_t c = 0; c < 4; ++c) {
+                    if constexpr (ToPanel) {
+                        cell = static_cast<uint8_t>(cell | (p.q[4 * c + i] >> 4) << c | (p.q[16 + 4 * c + i] >> 4) << (4 + c));
+                    } else {
+                        p.q[4 * c + i] = static_cast<uint8_t>(p.q[4 * c + i] | ((cell >> c) & 1) << 4);
+                        p.q[16 + 4 * c + i] = static_cast<uint8_t>(p.q[16 + 4 * c + i] | ((cell >> (4 + c)) & 1) << 4);
+                    }
+                }
+            }
+        }
     }
     fp16(r, p.d[0]);
     if (type == TensorType::q4_2) fp16(R + r, p.d[1]);
-    if (type == TensorType::q4_1) fp16(R + r, p.m);
+    if (type == TensorType::q4_1 || type == TensorType::q5_1) fp16(R + r, p.m);
 }
 
 // q4_K panels, per super-block of R rows (the file's 144 bytes per row, rearranged):

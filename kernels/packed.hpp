@@ -7,6 +7,9 @@
 //   q4_0, q4_1, q4_2: 4 chunks of 4R bytes; byte 4r+i of chunk c holds row r's element
 //     4c+i in its low nibble and element 16+4c+i in its high nibble (0..15, unsigned);
 //     then R fp16 scales (q4_2: R for elements 0..15, R for 16..31); q4_1 then R fp16 mins.
+//   q5_0, q5_1: the same chunks of nibbles, then one 4-byte word of fifth bits per row
+//     (byte i: element 4c+i's at bit c, element 16+4c+i's at bit 4+c), then R fp16
+//     scales, and for q5_1 R fp16 mins.
 //   q8_0: 8 chunks of 4R bytes; byte 4r+i of chunk g is row r's element 4g+i plus 128;
 //     then R fp16 scales.
 // Per 256-element super-block of q4_K: R fp16 d, R fp16 dmin, the 12 bytes of packed

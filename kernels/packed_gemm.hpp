@@ -26,12 +26,36 @@ template <class V, TensorType Type>
 struct PackedGemm {
     static constexpr size_t R = V::rows;
     static constexpr bool nibbles = Type != TensorType::q8_0;
+    // q5_0 / q5_1: nibbles plus a word of fifth bits per row (packed.hpp), OR-ed in as bit 4.
+    static constexpr bool fifth = Type == TensorType::q5_0 || Type == TensorType::q5_1;
+    static constexpr bool has_min = Type == TensorType::q4_1 || Type == TensorType::q5_1;
     // q8_0's bytes are stored offset by 128; without a u8 x i8 instruction that takes
     // 255 (VNNI), they are turned back into signed bytes and multiplied with signs moved.
     static constexpr bool signed_q8 = Type == TensorType::q8_0 && !V::unsigned_bytes;
-    static constexpr int32_t offset = Type == TensorType::q4_1 || signed_q8 ? 0 : Type == TensorType::q8_0 ? 128 : 8;
-    static constexpr size_t quant_bytes = (nibbles ? 16 : 32) * R;
-    static constexpr size_t block_bytes = quant_bytes + R * 2 * (Type == TensorType::q4_0 || Type == TensorType::q8_0 ? 1 : 2);
+    static constexpr int32_t offset = has_min || signed_q8 ? 0 : Type == TensorType::q8_0 ? 128 : Type == TensorType::q5_0 ? 16 : 8;
+    static constexpr size_t quant_bytes = (nibbles ? 16 : 32) * R + (fifth ? 4 * R : 0);
+    static constexpr size_t block_bytes = quant_bytes + R * 2 * (Type == TensorType::q4_0 || Type == TensorType::q8_0 || Type == TensorType::q5_0 ? 1 : 2);
+    // Chunks whose 16-bit pair sums fit before widening: 8 products of 31 * 127 for q5.
+    static constexpr size_t chunks_per_widen = fifth ? 2 : 4;
+
+    // Chunk c's nibbles (elements 4c.. and 16 + 4c..) with q5's fifth bits in place.
+    static void chunk_weights(const std::byte* block, size_t c, typename V::I& low, typename V::I& high) {
+        const typename V::I packed = V::load(block + c * 4 * R);
+        low = V::low_nibbles(packed);
+        high = V::high_nibbles(packed);
+        if constexpr (fifth) {
+            const typename V::I bits = V::load(block + 16 * R), bit4 = V::set1(0x10101010);
+            typename V::I lo5, hi5;
+            switch (c) {
+                case 0: lo5 = V::template shift_left<4>(bits); hi5 = bits; break;
+                case 1: lo5 = V::template shift_left<3>(bits); hi5 = V::template shift_right32<1>(bits); break;
+                case 2: lo5 = V::template shift_left<2>(bits); hi5 = V::template shift_right32<2>(bits); break;
+                default: lo5 = V::template shift_left<1>(bits); hi5 = V::template shift_right32<3>(bits); break;
+            }
+            low = V::or_(low, V::and_(lo5, bit4));
+            high = V::or_(high, V::and_(hi5, bit4));
+        }
+    }
     static constexpr size_t prefetch_distance = 2048;
 
     template <int T>
@@ -95,26 +119,41 @@ struct PackedGemm {
                 typename V::I sum16[T];
                 for (int t = 0; t < T; ++t) sum16[t] = V::zero();
                 for (size_t c = 0; c < 4; ++c) {
-                    const typename V::I packed = V::load(block + c * 4 * R);
-                    const typename V::I low = V::low_nibbles(packed), high = V::high_nibbles(packed);
+                    typename V::I low, high;
+                    chunk_weights(block, c, low, high);
                     for (int t = 0; t < T; ++t) {
                         const typename V::I first = V::pair_products(low, V::broadcast4(quants[t] + q + 4 * c));
                         const typename V::I second = V::pair_products(high, V::broadcast4(quants[t] + q + 16 + 4 * c));
                         sum16[t] = V::add16(V::add16(sum16[t], first), second);
                         V::keep_in_register(sum16[t]);
                     }
+                    if constexpr (chunks_per_widen < 4) {
+                        if (c + 1 == chunks_per_widen) {  // q5: half the block, widened before the rest
+                            for (int t = 0; t < T; ++t) {
+                                lo[t] = V::widen_pairs(sum16[t]);
+                                sum16[t] = V::zero();
+                            }
+                        }
+                    }
                 }
                 // The offset comes off after widening: a broadcast load and a shift, where
                 // setting the starting value would move each sum through a general register.
-                static_assert(offset == 0 || offset == 8, "the shift below multiplies by 8");
+                static_assert(offset == 0 || offset == 8 || offset == 16, "the shift below multiplies by 8 or 16");
+                constexpr int offset_bits = offset == 16 ? 4 : 3;
                 for (int t = 0; t < T; ++t) {
-                    lo[t] = V::widen_pairs(sum16[t]);
-                    if constexpr (offset != 0) lo[t] = V::sub(lo[t], V::template shift_left<3>(V::broadcast_i32(&sums[t][b].sum)));
+                    if constexpr (chunks_per_widen < 4) {
+                        lo[t] = V::add(lo[t], V::widen_pairs(sum16[t]));
+                    } else {
+                        lo[t] = V::widen_pairs(sum16[t]);
+                    }
+                    if constexpr (offset != 0) {
+                        lo[t] = V::sub(lo[t], V::template shift_left<offset_bits>(V::broadcast_i32(&sums[t][b].sum)));
+                    }
                 }
             } else if constexpr (nibbles) {
                 for (size_t c = 0; c < 4; ++c) {
-                    const typename V::I packed = V::load(block + c * 4 * R);
-                    const typename V::I low = V::low_nibbles(packed), high = V::high_nibbles(packed);
+                    typename V::I low, high;
+                    chunk_weights(block, c, low, high);
                     for (int t = 0; t < T; ++t) {
                         lo[t] = V::dot(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
                         hi[t] = V::dot(hi[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
@@ -157,7 +196,7 @@ struct PackedGemm {
                     out[t] = V::fmadd(V::to_float(total), V::mul(d, V::set1_f(sums[t][b].d)), out[t]);
                 }
             }
-            if constexpr (Type == TensorType::q4_1) {
+            if constexpr (has_min) {
                 const typename V::F m = V::load_half(scales + 2 * R);
                 for (int t = 0; t < T; ++t) {
                     out[t] = V::fmadd(m, V::set1_f(sums[t][b].d * static_cast<float>(sums[t][b].sum)), out[t]);

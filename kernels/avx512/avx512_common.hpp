@@ -109,6 +109,8 @@ KernelTable make_avx512_table(const char* name) {
     t.q4_1.mul_packed = PackedGemm<V, TensorType::q4_1>::mul;
     t.q4_2.mul_packed = PackedGemm<V, TensorType::q4_2>::mul;
     t.q8_0.mul_packed = PackedGemm<V, TensorType::q8_0>::mul;
+    t.q5_0.mul_packed = PackedGemm<V, TensorType::q5_0>::mul;
+    t.q5_1.mul_packed = PackedGemm<V, TensorType::q5_1>::mul;
     t.q2_K.mul = KTileGemm<V, TensorType::q2_K, avx2_rows::dot_q2_K>::mul;
     t.q3_K.mul = KTileGemm<V, TensorType::q3_K, avx2_rows::dot_q3_K>::mul;
     t.q4_K.mul = KTileGemm<V, TensorType::q4_K, avx2_rows::dot_q4_K>::mul;
