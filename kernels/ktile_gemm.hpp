@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
@@ -27,7 +28,9 @@ namespace {
 /// pass the scales' part and the minimums' part are two float sums, added at its end.
 inline constexpr size_t k_blocks_per_pass = 16;
 
-template <class V, TensorType Type, DotRow RowDot = nullptr>
+// RowDot: the table's single-row dot for one or two tokens, or nullptr (always tile).
+// Tested by type, not value: GCC under the sanitizers does not fold "address != null".
+template <class V, TensorType Type, auto RowDot = nullptr>
 struct KTileGemm {
     static constexpr size_t R = V::rows;
     static constexpr int offset = k_offset(Type);
@@ -152,7 +155,7 @@ struct KTileGemm {
     /// MulRows over the file layout (rows w_stride bytes apart, any row count).
     static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
                     size_t cols, float* y, size_t y_stride) {
-        if constexpr (RowDot != nullptr) {
+        if constexpr (!std::is_same_v<decltype(RowDot), std::nullptr_t>) {
             if (tokens <= 2) {  // too few tokens to pay for the decoding: the table's row dot, same sums
                 for (size_t r = 0; r < rows; ++r) {
                     for (size_t t = 0; t < tokens; ++t) y[t * y_stride + r] = RowDot(w + r * w_stride, a + t * a_stride, cols);

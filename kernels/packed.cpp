@@ -29,7 +29,8 @@ PlainBlock read_file_block(TensorType type, const std::byte* src) {
         }
     };
     switch (type) {
-        case TensorType::q4_0: {
+        case TensorType::q4_0:
+        case TensorType::iq4_nl: {  // the same layout: fp16 d, 16 bytes of nibbles
             BlockQ4_0 b;
             std::memcpy(&b, src, sizeof b);
             p.d[0] = b.d;
@@ -87,7 +88,8 @@ void write_file_block(TensorType type, const PlainBlock& p, std::byte* dst) {
         for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(p.q[j] | p.q[j + 16] << 4);
     };
     switch (type) {
-        case TensorType::q4_0: {
+        case TensorType::q4_0:
+        case TensorType::iq4_nl: {
             BlockQ4_0 b{p.d[0], {}};
             nibbles(b.qs);
             std::memcpy(dst, &b, sizeof b);

@@ -4,7 +4,7 @@
 // (fp16 scales, packed nibbles), so a packed model takes no more memory than its file.
 //
 // Per 32-element block, a panel of R rows holds:
-//   q4_0, q4_1, q4_2: 4 chunks of 4R bytes; byte 4r+i of chunk c holds row r's element
+//   q4_0, q4_1, q4_2, iq4_nl: 4 chunks of 4R bytes; byte 4r+i of chunk c holds row r's element
 //     4c+i in its low nibble and element 16+4c+i in its high nibble (0..15, unsigned);
 //     then R fp16 scales (q4_2: R for elements 0..15, R for 16..31); q4_1 then R fp16 mins.
 //   q5_0, q5_1: the same chunks of nibbles, then one 4-byte word of fifth bits per row

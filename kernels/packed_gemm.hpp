@@ -32,9 +32,15 @@ struct PackedGemm {
     // q8_0's bytes are stored offset by 128; without a u8 x i8 instruction that takes
     // 255 (VNNI), they are turned back into signed bytes and multiplied with signs moved.
     static constexpr bool signed_q8 = Type == TensorType::q8_0 && !V::unsigned_bytes;
-    static constexpr int32_t offset = has_min || signed_q8 ? 0 : Type == TensorType::q8_0 ? 128 : Type == TensorType::q5_0 ? 16 : 8;
+    // iq4_nl: the nibbles index a grid of signed values (a byte shuffle), multiplied as signed.
+    static constexpr bool grid = Type == TensorType::iq4_nl;
+    static constexpr int32_t offset = has_min || signed_q8 || grid ? 0
+                                      : Type == TensorType::q8_0 ? 128
+                                      : Type == TensorType::q5_0 ? 16
+                                                                 : 8;
     static constexpr size_t quant_bytes = (nibbles ? 16 : 32) * R + (fifth ? 4 * R : 0);
-    static constexpr size_t block_bytes = quant_bytes + R * 2 * (Type == TensorType::q4_0 || Type == TensorType::q8_0 || Type == TensorType::q5_0 ? 1 : 2);
+    static constexpr size_t block_bytes =
+        quant_bytes + R * 2 * (Type == TensorType::q4_0 || Type == TensorType::q8_0 || Type == TensorType::q5_0 || grid ? 1 : 2);
     // Chunks whose 16-bit pair sums fit before widening: 8 products of 31 * 127 for q5.
     static constexpr size_t chunks_per_widen = fifth ? 2 : 4;
 
@@ -76,7 +82,7 @@ struct PackedGemm {
                 // keep enough cache misses in flight, so ask for every line ahead of time.
                 for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
             }
-            constexpr bool pair_path = nibbles && V::pair_sums;
+            constexpr bool pair_path = nibbles && V::pair_sums && !grid;
             const size_t q = b * sizeof(BlockQ8_0);
             const std::byte* scales = block + quant_bytes;
             if constexpr (pair_path && Type == TensorType::q4_2) {
@@ -148,6 +154,19 @@ struct PackedGemm {
                     }
                     if constexpr (offset != 0) {
                         lo[t] = V::sub(lo[t], V::template shift_left<offset_bits>(V::broadcast_i32(&sums[t][b].sum)));
+                    }
+                }
+            } else if constexpr (grid) {
+                const typename V::I values = V::grid16(iq4_values);
+                for (size_t c = 0; c < 4; ++c) {
+                    const typename V::I packed = V::load(block + c * 4 * R);
+                    const typename V::I low = V::lookup16(values, V::low_nibbles(packed));
+                    const typename V::I high = V::lookup16(values, V::high_nibbles(packed));
+                    for (int t = 0; t < T; ++t) {
+                        lo[t] = V::dot_signed(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
+                        hi[t] = V::dot_signed(hi[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
+                        V::keep_in_register(lo[t]);
+                        V::keep_in_register(hi[t]);
                     }
                 }
             } else if constexpr (nibbles) {

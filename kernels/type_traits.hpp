@@ -47,7 +47,7 @@ inline constexpr std::array<TypeTraits, 32> type_traits{{
     {17, "iq2_xs", 256, 74, std::nullopt},
     {18, "iq3_xxs", 256, 98, std::nullopt},
     {19, "iq1_s", 256, 50, std::nullopt},
-    {20, "iq4_nl", 32, 18, AF::q8_0, false, &KernelTable::iq4_nl},
+    {20, "iq4_nl", 32, 18, AF::q8_0, true, &KernelTable::iq4_nl},
     {21, "iq3_s", 256, 110, std::nullopt},
     {22, "iq2_s", 256, 82, std::nullopt},
     {23, "iq4_xs", 256, 136, AF::q8_K, false, &KernelTable::iq4_xs},

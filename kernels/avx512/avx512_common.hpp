@@ -61,6 +61,10 @@ struct Avx512Vec {
     static I widen_pairs(I v) { return _mm512_madd_epi16(v, _mm512_set1_epi16(1)); }
     template <int Bits>
     static I shift_right_arith32(I v) { return _mm512_srai_epi32(v, Bits); }
+    static I grid16(const int8_t* values) {
+        return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(values)));
+    }
+    static I lookup16(I table, I index) { return _mm512_shuffle_epi8(table, index); }
     static I and_(I a, I b) { return _mm512_and_si512(a, b); }
     static I or_(I a, I b) { return _mm512_or_si512(a, b); }
     template <int Bits>
@@ -111,6 +115,7 @@ KernelTable make_avx512_table(const char* name) {
     t.q8_0.mul_packed = PackedGemm<V, TensorType::q8_0>::mul;
     t.q5_0.mul_packed = PackedGemm<V, TensorType::q5_0>::mul;
     t.q5_1.mul_packed = PackedGemm<V, TensorType::q5_1>::mul;
+    t.iq4_nl.mul_packed = PackedGemm<V, TensorType::iq4_nl>::mul;
     t.q2_K.mul = KTileGemm<V, TensorType::q2_K, avx2_rows::dot_q2_K>::mul;
     t.q3_K.mul = KTileGemm<V, TensorType::q3_K, avx2_rows::dot_q3_K>::mul;
     t.q4_K.mul = KTileGemm<V, TensorType::q4_K, avx2_rows::dot_q4_K>::mul;

@@ -74,6 +74,8 @@ struct NeonVec {
     // Lane r: the sum of its two 16-bit halves of a times those of b.
     template <int Bits>
     static I shift_right_arith32(I v) { return vshrq_n_s32(v, Bits); }
+    static I grid16(const int8_t* values) { return vreinterpretq_s32_s8(vld1q_s8(values)); }
+    static I lookup16(I table, I index) { return vreinterpretq_s32_s8(vqtbl1q_s8(bytes(table), ubytes(index))); }
     static I and_(I a, I b) { return vandq_s32(a, b); }
     static I or_(I a, I b) { return vorrq_s32(a, b); }
     template <int Bits>
@@ -347,7 +349,7 @@ struct NeonKernels {
             .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<V, TensorType::q4_K>::mul, PackedQ4KGemm<V>::mul},
             .q5_K = k_entry<TensorType::q5_K>(),
             .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<V, TensorType::q6_K>::mul, PackedQ6KGemm<V>::mul},
-            .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>},
+            .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>, PackedGemm<V, TensorType::iq4_nl>::mul},
             .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
             .panel_rows = V::rows,
             .ops = &neon_float_ops,
