@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libxsimd-dev xtl-dev libfmt-dev catch2 libbenchmark-dev libomp-dev libpcre2-dev
+  libxsimd-dev xtl-dev libfmt-dev catch2 libbenchmark-dev libpcre2-dev libcli11-dev nlohmann-json3-dev
   g++-aarch64-linux-gnu qemu-user
   python3 python3-matplotlib
   libpcre2-dev:arm64
