@@ -92,7 +92,13 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
         std::cout << e.what() << "\n";
         return 0;
     } catch (const CLI::ParseError& e) {
-        std::cerr << app.get_name() << ": " << e.what() << " (see --help)\n";
+        // CLI11 checks required arguments before unknown ones: name the unknown flag first.
+        const auto extra = app.remaining();
+        if (!extra.empty() && !extra.front().empty() && extra.front()[0] == '-') {
+            std::cerr << app.get_name() << ": unknown option " << extra.front() << " (see --help)\n";
+        } else {
+            std::cerr << app.get_name() << ": " << e.what() << " (see --help)\n";
+        }
         return 2;
     }
     return std::nullopt;
