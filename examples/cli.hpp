@@ -367,6 +367,10 @@ public:
         } else {
             const int tenth = percent / 10;
             if (tenth <= last_) return;
+            if (tenth == 0) {  // no "0 %" line: a load that fails at once prints only its error
+                last_ = 0;
+                return;
+            }
             std::fprintf(stderr, "%s: %d %%\n", label_.c_str(), tenth * 10);
             last_ = tenth;
         }

@@ -111,7 +111,7 @@ void read_in_with_progress(const formats::TensorDirectory& dir, const std::funct
                            float to) {
     uint64_t total = 0, done = 0;
     for (const auto& t : dir.tensors()) total += t.data.size();
-    const uint64_t step = std::max<uint64_t>(total / 100, 1 << 20);
+    const uint64_t step = std::max<uint64_t>(total / 100, 64 << 10);
     const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
     uint64_t next_report = 0;
     auto report = [&](float fraction) {
