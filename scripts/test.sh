@@ -97,6 +97,8 @@ else
   echo "shared: exports $exported nibble:: symbols of which $internal internal: FAILED"; consumer_ok=0
 fi
 consumer shared "$root/build-prefix/shared" lib
+# The release build's install dirs back to their defaults.
+cmake -S . -B build -UCMAKE_INSTALL_PREFIX -UCMAKE_INSTALL_LIBDIR >/dev/null
 if [ "$consumer_ok" = 1 ]; then passed=$((passed + 1)); echo "consumer: ok"; else failed=$((failed + 1)); echo "consumer: FAILED"; fi
 
 # 4. aarch64: cross-compiled, tests under qemu with and without the dot-product extension.
