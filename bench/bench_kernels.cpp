@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <string_view>
 #include <map>
 #include <memory>
@@ -205,7 +206,12 @@ int main(int argc, char** argv) {
     register_all();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;  // bad usage, as in every nibble program
-    benchmark::RunSpecifiedBenchmarks();
+    try {
+        benchmark::RunSpecifiedBenchmarks();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nibble-bench-kernels: %s\n", e.what());
+        return 1;
+    }
     benchmark::Shutdown();
     return 0;
 }
