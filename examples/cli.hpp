@@ -313,7 +313,7 @@ inline void add_batch(CLI::App& app, uint32_t& batch) {
 inline void add_load_flags(CLI::App& app, bool& no_mmap, bool& mlock) {
     app.add_flag("--no-mmap", no_mmap, "read the model into memory instead of mapping it (a file changed or "
                                         "truncated while loaded then cannot crash the program)");
-    app.add_flag("--mlock", mlock, "keep the model in RAM (mlockall after loading; a warning if not permitted)");
+    app.add_flag("--mlock", mlock, "keep the model in RAM: locks all the process's memory after loading (mlockall); a warning if not permitted");
 }
 
 inline void add_session_flags(CLI::App& app, SessionFlags& s) {
