@@ -142,7 +142,8 @@ check(rc == 0 and 40 <= len(ids) <= 48, "-n -1 -c 48 should stop at the full con
 rc, base, err = run("nibble-generate", "-m", model, "--temp", "0", "-n", "16", "--print-ids")
 # --mlock is mlockall(): not under an emulator or ASan, whose huge reserved mappings it
 # would try to fault in.
-mlock = [] if emulator or "ASAN_OPTIONS" in os.environ else ["--mlock"]
+sanitized = os.environ.get("NIBBLE_SANITIZED") == "1" or "ASAN_OPTIONS" in os.environ
+mlock = [] if emulator or sanitized else ["--mlock"]
 rc2, same, err2 = run("nibble-generate", "-m", model, "--temp", "0", "-n", "16", "--print-ids", "-tb", "1", "-t", "1",
                       "--no-mmap", "-b", "2", "-s", "7", "-c", "64", *mlock)
 check(rc == 0 and rc2 == 0 and base == same, "-tb/-t/--no-mmap/--mlock/-b/-s should not change greedy output",
