@@ -5,7 +5,8 @@
 //   1  the work failed (nibble::Error or any other exception: one line on stderr)
 //   2  bad usage: an unknown flag, a missing or malformed value, a value out of range
 //      (one line on stderr naming the flag)
-//   130 nibble-generate interrupted by Ctrl-C (after printing its timings)
+//   130 nibble-generate interrupted by Ctrl-C (after printing its timings), or a load
+//      cancelled by it
 //
 // Bounds (checked before any work, so that nothing huge is ever allocated from a flag):
 //   -c/--ctx-size    0..1048576 (0 = the model's training context, at most 4096)
@@ -26,6 +27,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -119,7 +121,7 @@ inline int run(const std::string& program, const std::function<int()>& body) {
         return 2;
     } catch (const Error& e) {
         std::cerr << program << ": " << e.what() << "\n";
-        return 1;
+        return e.code() == ErrorCode::cancelled ? 130 : 1;  // cancelled: by Ctrl-C
     } catch (const std::bad_alloc&) {
         std::cerr << program << ": out of memory\n";
         return 1;
@@ -389,14 +391,16 @@ private:
 };
 
 /// Loads a model with --no-mmap and a progress display; with --mlock, locks it in RAM.
-inline Model load_model(const std::string& path, bool no_mmap, bool mlock, const std::string& tokenizer_path = {}) {
+/// `cancel`, when given and set (by a signal handler), cancels the load (Error cancelled).
+inline Model load_model(const std::string& path, bool no_mmap, bool mlock, const std::string& tokenizer_path = {},
+                        const std::atomic<bool>* cancel = nullptr) {
     ProgressDisplay bar("loading " + path);
     LoadOptions options;
     options.use_mmap = !no_mmap;
     options.tokenizer_path = tokenizer_path;
-    options.progress = [&bar](float f) {
+    options.progress = [&bar, cancel](float f) {
         bar.update(f);
-        return true;
+        return cancel == nullptr || !cancel->load();
     };
     Model model = Model::load(path, options);
     bar.finish();

@@ -1,5 +1,6 @@
 // nibble-generate: text generation from the command line, flags in llama.cpp's style.
-// Ctrl-C stops generation, prints the timings and exits 130 (a second Ctrl-C kills).
+// Ctrl-C stops generation, prints the timings and exits 130 (a second Ctrl-C kills);
+// during loading it cancels the load (exit 130).
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -97,10 +98,11 @@ int main(int argc, char** argv) {
         if (!tokens_text.empty() || tokens_option->count() > 0) ids = parse_ids(tokens_text);
         const std::string text = prompt.resolve();
 
+        install_sigint_handler();  // Ctrl-C while loading cancels the load, exit 130
         const auto t0 = std::chrono::steady_clock::now();
         Model model = model_path.empty() ? Model::load_from_memory(nibble_default_model(), "built-in stories260K.gguf")
                                          : cli::load_model(model_path, session_flags.no_mmap, session_flags.mlock,
-                                                           tokenizer_path);
+                                                           tokenizer_path, &interrupted);
         const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         Session session(model, session_flags.session());
 
@@ -113,7 +115,6 @@ int main(int argc, char** argv) {
         gen.stop_at_eos = !ignore_eos;
         gen.keep_prompt_logits = !dump_path.empty();
 
-        install_sigint_handler();
         auto print_piece = [](std::string_view piece) {
             std::fwrite(piece.data(), 1, piece.size(), stdout);
             std::fflush(stdout);
