@@ -4,6 +4,7 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/type_traits.hpp"
 
 namespace nibble::kernels {
 namespace {
@@ -16,14 +17,8 @@ struct PlainBlock {
     uint16_t m;
 };
 
-size_t file_block_bytes(TensorType type) {
-    switch (type) {
-        case TensorType::q4_0: return sizeof(BlockQ4_0);
-        case TensorType::q4_1: return sizeof(BlockQ4_1);
-        case TensorType::q4_2: return 2 * sizeof(BlockQ4_2);
-        default: return sizeof(BlockQ8_0);
-    }
-}
+// Bytes of 32 elements in the file layout (q4_2: two blocks).
+size_t file_block_bytes(TensorType type) { return row_bytes(type, qk8_0); }
 
 PlainBlock read_file_block(TensorType type, const std::byte* src) {
     PlainBlock p{};
@@ -60,13 +55,14 @@ PlainBlock read_file_block(TensorType type, const std::byte* src) {
                 }
             }
             break;
-        default: {
+        case TensorType::q8_0: {
             BlockQ8_0 b;
             std::memcpy(&b, src, sizeof b);
             p.d[0] = b.d;
             for (int j = 0; j < 32; ++j) p.q[j] = static_cast<uint8_t>(b.qs[j] + 128);
             break;
         }
+        default: break;  // packable() admits no other type
     }
     return p;
 }
@@ -95,12 +91,13 @@ void write_file_block(TensorType type, const PlainBlock& p, std::byte* dst) {
                 std::memcpy(dst + s * sizeof b, &b, sizeof b);
             }
             break;
-        default: {
+        case TensorType::q8_0: {
             BlockQ8_0 b{p.d[0], {}};
             for (int j = 0; j < 32; ++j) b.qs[j] = static_cast<int8_t>(p.q[j] - 128);
             std::memcpy(dst, &b, sizeof b);
             break;
         }
+        default: break;  // packable() admits no other type
     }
 }
 
@@ -144,8 +141,8 @@ void move_panel_block(TensorType type, size_t R, size_t r, PlainBlock& p, std::b
 }  // namespace
 
 bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noexcept {
-    const bool known = type == TensorType::q4_0 || type == TensorType::q4_1 || type == TensorType::q4_2 || type == TensorType::q8_0;
-    return known && panel_rows > 0 && rows % panel_rows == 0 && cols % qk8_0 == 0 && cols > 0;
+    const TypeTraits* traits = find_type_traits(type);
+    return traits != nullptr && traits->packs && panel_rows > 0 && rows % panel_rows == 0 && cols % qk8_0 == 0 && cols > 0;
 }
 
 void pack_panels(TensorType type, size_t R, const std::byte* src, size_t row_stride, size_t rows, size_t cols, std::byte* dst) {

@@ -9,6 +9,7 @@
 #include "kernels/kernels.hpp"
 #include "kernels/float_gemm.hpp"
 #include "kernels/float_ops_simd.hpp"
+#include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
 #include "kernels/rows_by_dot.hpp"
 
@@ -179,6 +180,14 @@ float dot_q8_0(const void* weights, const void* activations, size_t n) {
     return hsum(acc);
 }
 
+}  // namespace
+}  // namespace nibble::kernels
+
+#include "kernels/avx2/avx2_kquants.hpp"
+
+namespace nibble::kernels {
+namespace {
+
 // 8 rows per panel, 4 tokens per tile (16 registers). maddubs is exact for nibbles
 // (15 * 127 * 2 fits int16); q8_0 goes through the sign trick of dot_i8.
 struct Avx2Vec {
@@ -205,6 +214,7 @@ struct Avx2Vec {
     static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
     static void keep_in_register(I& v) { asm("" : "+x"(v)); }
     static I widen_pairs(I v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
+    static I madd16(I a, I b) { return _mm256_madd_epi16(a, b); }
     static I add(I a, I b) { return _mm256_add_epi32(a, b); }
     static I sub(I a, I b) { return _mm256_sub_epi32(a, b); }
     template <int Bits>
@@ -212,6 +222,7 @@ struct Avx2Vec {
     static I broadcast_i32(const int32_t* p) { return _mm256_set1_epi32(*p); }
     static F zero_f() { return _mm256_setzero_ps(); }
     static F set1_f(float v) { return _mm256_set1_ps(v); }
+    static F load_f(const float* p) { return _mm256_loadu_ps(p); }
     static F load_half(const std::byte* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
     static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
     static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
@@ -236,31 +247,41 @@ struct Avx2Float {
 constexpr FloatOps avx2_float_ops = SimdFloatOps<xsimd::fma3<xsimd::avx2>>::table();
 
 constexpr KernelTable avx2_table{
-    "avx2",
-    quantize_activations_q8_0,
-    convert_activations_f16,
-    dot_f32,
-    dot_f16,
-    dot_q4_0,
-    dot_q4_1,
-    dot_q4_2,
-    dot_q8_0,
-    FloatGemm<Avx2Float, float>::mul,
-    FloatGemm<Avx2Float, uint16_t>::mul,
-    rows_by_dot<dot_q4_0>,
-    rows_by_dot<dot_q4_1>,
-    rows_by_dot<dot_q4_2>,
-    rows_by_dot<dot_q8_0>,
-    Avx2Vec::rows,
-    PackedGemm<Avx2Vec, TensorType::q4_0>::mul,
-    PackedGemm<Avx2Vec, TensorType::q4_1>::mul,
-    PackedGemm<Avx2Vec, TensorType::q4_2>::mul,
-    PackedGemm<Avx2Vec, TensorType::q8_0>::mul,
-    &avx2_float_ops,
+    .isa = "avx2",
+    .quantize_activations_q8_0 = quantize_activations_q8_0,
+    .quantize_activations_q8_K = quantize_activations_q8_K,
+    .convert_activations_f16 = convert_activations_f16,
+    .convert_activations_bf16 = convert_activations_bf16,
+    .f32 = {dot_f32, FloatGemm<Avx2Float, float>::mul},
+    .f16 = {dot_f16, FloatGemm<Avx2Float, uint16_t>::mul},
+    .bf16 = {dot_bf16, rows_by_dot<dot_bf16>},
+    .q4_0 = {dot_q4_0, rows_by_dot<dot_q4_0>, PackedGemm<Avx2Vec, TensorType::q4_0>::mul},
+    .q4_1 = {dot_q4_1, rows_by_dot<dot_q4_1>, PackedGemm<Avx2Vec, TensorType::q4_1>::mul},
+    .q4_2 = {dot_q4_2, rows_by_dot<dot_q4_2>, PackedGemm<Avx2Vec, TensorType::q4_2>::mul},
+    .q5_0 = {dot_q5_0, rows_by_dot<dot_q5_0>},
+    .q5_1 = {dot_q5_1, rows_by_dot<dot_q5_1>},
+    .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>, PackedGemm<Avx2Vec, TensorType::q8_0>::mul},
+    .q2_K = {dot_k<TensorType::q2_K>, KTileGemm<Avx2Vec, TensorType::q2_K, dot_k<TensorType::q2_K>>::mul},
+    .q3_K = {dot_k<TensorType::q3_K>, KTileGemm<Avx2Vec, TensorType::q3_K, dot_k<TensorType::q3_K>>::mul},
+    .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<Avx2Vec, TensorType::q4_K, dot_k<TensorType::q4_K>>::mul},
+    .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<Avx2Vec, TensorType::q5_K, dot_k<TensorType::q5_K>>::mul},
+    .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<Avx2Vec, TensorType::q6_K, dot_k<TensorType::q6_K>>::mul},
+    .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>},
+    .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
+    .panel_rows = Avx2Vec::rows,
+    .ops = &avx2_float_ops,
 };
 
 }  // namespace
 
 const KernelTable& avx2_kernels() noexcept { return avx2_table; }
+
+namespace avx2_rows {
+float dot_q2_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q2_K>(w, a, n); }
+float dot_q3_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q3_K>(w, a, n); }
+float dot_q4_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q4_K>(w, a, n); }
+float dot_q5_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q5_K>(w, a, n); }
+float dot_q6_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q6_K>(w, a, n); }
+}  // namespace avx2_rows
 
 }  // namespace nibble::kernels
