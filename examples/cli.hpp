@@ -254,7 +254,10 @@ struct TextInput {
     std::string text;
     std::string file;
     bool escape = false;
-    bool given() const { return !text.empty() || !file.empty(); }
+    /// -p or -f was on the command line (an empty -p "" counts).
+    bool given() const {
+        return (prompt_option != nullptr && prompt_option->count() > 0) || (file_option != nullptr && file_option->count() > 0);
+    }
     CLI::Option* prompt_option = nullptr;
     CLI::Option* file_option = nullptr;
     /// The text: the file's content or the prompt, escapes processed with -e.

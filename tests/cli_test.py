@@ -156,6 +156,9 @@ check(re.search(r"prompt eval time = +[0-9.]+ ms / +\d+ tokens \( +[0-9.]+ ms pe
 # Loading progress, plain lines when stderr is not a terminal.
 check(re.search(r"loading .*stories260K.gguf: 100 %", err) and len(re.findall(r"loading .*: [1-9]0 %", err)) >= 3,
       "a line per 10 % while loading expected", err)
+# An empty text has no tokens (llama-tokenize prints an empty list too).
+rc, out, err = run("nibble-tokenize", "-m", model, "-p", "", "--ids", "--no-bos")
+check(rc == 0 and out == "[]\n", "nibble-tokenize -p '' --ids --no-bos: []", f"rc {rc}: {out!r} {err!r}")
 # nibble-quantize takes any case for the type.
 rc, out, err = run("nibble-quantize", model, os.path.join(work, "upper.gguf"), "Q4_0")
 check(rc == 0 and "q4_0" in out and re.search(r"quantizing .*: 100 %", err), "nibble-quantize Q4_0", out + err)
