@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 
-bin_dir, source, work = sys.argv[1:4]
+bin_dir, source, work = (os.path.abspath(a) for a in sys.argv[1:4])
 emulator = [a for a in sys.argv[4:] if a]
 shutil.rmtree(work, ignore_errors=True)
 folder = os.path.join(work, 'a "quoted"\\ folder\nwith a newline')

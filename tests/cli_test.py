@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-bin_dir, source, work = sys.argv[1:4]
+bin_dir, source, work = (os.path.abspath(a) for a in sys.argv[1:4])
 emulator = [a for a in sys.argv[4:] if a]
 os.makedirs(work, exist_ok=True)
 model = os.path.join(source, "models", "stories260K.gguf")

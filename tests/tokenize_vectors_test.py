@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-bin_dir, fixtures, work = sys.argv[1:4]
+bin_dir, fixtures, work = (os.path.abspath(a) for a in sys.argv[1:4])
 emulator = [a for a in sys.argv[4:] if a]
 os.makedirs(work, exist_ok=True)
 SEPARATOR = "\n__ggml_vocab_test__\n"
