@@ -46,8 +46,8 @@ constexpr bool is_k_type(TensorType type) {
            type == TensorType::q6_K;
 }
 
-inline void decode_q2_K(const BlockQ2_K& b, DecodedSuperBlock& out) {
-    for (int n = 0; n < 2; ++n) {
+inline void decode_q2_K(const BlockQ2_K& b, DecodedSuperBlock& out, bool quants) {
+    for (int n = 0; quants && n < 2; ++n) {
         for (int j = 0; j < 4; ++j) {
             for (int l = 0; l < 32; ++l) out.u[128 * n + 32 * j + l] = (b.qs[32 * n + l] >> (2 * j)) & 3;
         }
@@ -60,8 +60,8 @@ inline void decode_q2_K(const BlockQ2_K& b, DecodedSuperBlock& out) {
     out.dmin = fp16_to_fp32(b.dmin);
 }
 
-inline void decode_q3_K(const BlockQ3_K& b, DecodedSuperBlock& out) {
-    for (int n = 0; n < 2; ++n) {
+inline void decode_q3_K(const BlockQ3_K& b, DecodedSuperBlock& out, bool quants) {
+    for (int n = 0; quants && n < 2; ++n) {
         for (int j = 0; j < 4; ++j) {
             const uint8_t mask = static_cast<uint8_t>(1u << (4 * n + j));
             for (int l = 0; l < 32; ++l) {
@@ -81,8 +81,8 @@ inline void decode_q3_K(const BlockQ3_K& b, DecodedSuperBlock& out) {
 }
 
 template <class Block>
-inline void decode_q45_K(const Block& b, DecodedSuperBlock& out) {
-    for (int c = 0; c < 4; ++c) {
+inline void decode_q45_K(const Block& b, DecodedSuperBlock& out, bool quants) {
+    for (int c = 0; quants && c < 4; ++c) {
         for (int l = 0; l < 32; ++l) {
             int lo = b.qs[32 * c + l] & 15, hi = b.qs[32 * c + l] >> 4;
             if constexpr (std::is_same_v<Block, BlockQ5_K>) {
@@ -103,8 +103,8 @@ inline void decode_q45_K(const Block& b, DecodedSuperBlock& out) {
     out.dmin = fp16_to_fp32(b.dmin);
 }
 
-inline void decode_q6_K(const BlockQ6_K& b, DecodedSuperBlock& out) {
-    for (int n = 0; n < 2; ++n) {
+inline void decode_q6_K(const BlockQ6_K& b, DecodedSuperBlock& out, bool quants) {
+    for (int n = 0; quants && n < 2; ++n) {
         const uint8_t* ql = b.ql + 64 * n;
         const uint8_t* qh = b.qh + 32 * n;
         uint8_t* u = out.u + 128 * n;
@@ -123,15 +123,16 @@ inline void decode_q6_K(const BlockQ6_K& b, DecodedSuperBlock& out) {
     out.dmin = 0;
 }
 
-/// Decodes super-block `index` of a row of K-type `type` blocks.
-inline void decode_k_block(TensorType type, const void* row, size_t index, DecodedSuperBlock& out) {
+/// Decodes super-block `index` of a row of K-type `type` blocks (without `quants`: only
+/// the scales, minimums, d and dmin).
+inline void decode_k_block(TensorType type, const void* row, size_t index, DecodedSuperBlock& out, bool quants = true) {
     const auto* bytes = static_cast<const std::byte*>(row);
     switch (type) {
-        case TensorType::q2_K: return decode_q2_K(reinterpret_cast<const BlockQ2_K*>(bytes)[index], out);
-        case TensorType::q3_K: return decode_q3_K(reinterpret_cast<const BlockQ3_K*>(bytes)[index], out);
-        case TensorType::q4_K: return decode_q45_K(reinterpret_cast<const BlockQ4_K*>(bytes)[index], out);
-        case TensorType::q5_K: return decode_q45_K(reinterpret_cast<const BlockQ5_K*>(bytes)[index], out);
-        default: return decode_q6_K(reinterpret_cast<const BlockQ6_K*>(bytes)[index], out);
+        case TensorType::q2_K: return decode_q2_K(reinterpret_cast<const BlockQ2_K*>(bytes)[index], out, quants);
+        case TensorType::q3_K: return decode_q3_K(reinterpret_cast<const BlockQ3_K*>(bytes)[index], out, quants);
+        case TensorType::q4_K: return decode_q45_K(reinterpret_cast<const BlockQ4_K*>(bytes)[index], out, quants);
+        case TensorType::q5_K: return decode_q45_K(reinterpret_cast<const BlockQ5_K*>(bytes)[index], out, quants);
+        default: return decode_q6_K(reinterpret_cast<const BlockQ6_K*>(bytes)[index], out, quants);
     }
 }
 

@@ -138,14 +138,42 @@ void move_panel_block(TensorType type, size_t R, size_t r, PlainBlock& p, std::b
     if (type == TensorType::q4_1) fp16(R + r, p.m);
 }
 
+// q4_K panels, per super-block of R rows (the file's 144 bytes per row, rearranged):
+// R fp16 d, R fp16 dmin, the three 4-byte words of the packed scales (word w of every
+// row, then the next word), then 32 groups of 4R bytes: byte 4r + i of group 8c + g is
+// row r's qs[32c + 4g + i] (low nibble: element 64c + 4g + i; high: 32 elements later).
+template <bool ToPanel>
+void move_q4_K_block(size_t R, size_t r, BlockQ4_K& b, std::byte* panel_block) {
+    auto copy = [](std::byte* panel, void* block, size_t n) {
+        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
+    };
+    copy(panel_block + 2 * r, &b.d, 2);
+    copy(panel_block + 2 * R + 2 * r, &b.dmin, 2);
+    for (size_t w = 0; w < 3; ++w) copy(panel_block + 4 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
+    std::byte* quants = panel_block + 16 * R;
+    for (size_t group = 0; group < 32; ++group) copy(quants + group * 4 * R + 4 * r, b.qs + 4 * group, 4);
+}
+
 }  // namespace
 
 bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noexcept {
     const TypeTraits* traits = find_type_traits(type);
-    return traits != nullptr && traits->packs && panel_rows > 0 && rows % panel_rows == 0 && cols % qk8_0 == 0 && cols > 0;
+    return traits != nullptr && traits->packs && cols % row_multiple(*traits) == 0 && panel_rows > 0 && rows % panel_rows == 0 && cols % qk8_0 == 0 && cols > 0;
 }
 
 void pack_panels(TensorType type, size_t R, const std::byte* src, size_t row_stride, size_t rows, size_t cols, std::byte* dst) {
+    if (type == TensorType::q4_K) {
+        const size_t blocks = cols / qk_k, panel_block = sizeof(BlockQ4_K) * R;
+        for (size_t r = 0; r < rows; ++r) {
+            std::byte* panel = dst + (r / R) * panel_block * blocks;
+            for (size_t b = 0; b < blocks; ++b) {
+                BlockQ4_K block;
+                std::memcpy(&block, src + r * row_stride + b * sizeof block, sizeof block);
+                move_q4_K_block<true>(R, r % R, block, panel + b * panel_block);
+            }
+        }
+        return;
+    }
     const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;
     for (size_t r = 0; r < rows; ++r) {
         std::byte* panel = dst + (r / R) * panel_block * blocks;
@@ -167,6 +195,16 @@ void pack_panels_in_place(TensorType type, size_t R, std::byte* data, size_t row
 }
 
 void unpack_panel_row(TensorType type, size_t R, const std::byte* packed, size_t row, size_t cols, std::byte* dst) {
+    if (type == TensorType::q4_K) {
+        const size_t blocks = cols / qk_k, panel_block = sizeof(BlockQ4_K) * R;
+        const std::byte* panel = packed + (row / R) * panel_block * blocks;
+        for (size_t b = 0; b < blocks; ++b) {
+            BlockQ4_K block;
+            move_q4_K_block<false>(R, row % R, block, const_cast<std::byte*>(panel + b * panel_block));
+            std::memcpy(dst + b * sizeof block, &block, sizeof block);
+        }
+        return;
+    }
     const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;
     const std::byte* panel = packed + (row / R) * panel_block * blocks;
     for (size_t b = 0; b < blocks; ++b) {

@@ -28,6 +28,14 @@ const std::vector<TensorType> all_types = computable_types();
 
 size_t block_of(TensorType t) { return find_type_traits(t)->block_elements; }
 
+std::vector<TensorType> packing_types() {
+    std::vector<TensorType> out;
+    for (TensorType t : all_types) {
+        if (find_type_traits(t)->packs) out.push_back(t);
+    }
+    return out;
+}
+
 // A row length of about n that every type's blocks divide (K types: 256).
 size_t round_to_block(TensorType t, size_t n) {
     const size_t b = std::max<size_t>(block_of(t), activation_format(t) == ActivationFormat::q8_K ? 256 : 1);
@@ -234,9 +242,9 @@ TEST_CASE("every ISA table matches the scalar reference", "[kernels][isa]") {
 
 TEST_CASE("packing into panels keeps every byte of every row", "[kernels][packed]") {
     std::mt19937 rng(5);
-    for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q4_2, TensorType::q8_0}) {
-        for (size_t R : {8u, 16u}) {
-            const size_t rows = 2 * R, cols = 96;
+    for (TensorType t : packing_types()) {
+        for (size_t R : {4u, 8u, 16u}) {
+            const size_t rows = 2 * R, cols = round_to_block(t, 96);
             std::vector<std::byte> w;
             for (size_t r = 0; r < rows; ++r) {
                 const auto row = quantize(t, random_floats(cols, rng));
@@ -264,10 +272,11 @@ TEST_CASE("packed matrix kernels of every ISA match the scalar reference", "[ker
     for (const KernelTable* table : available_kernels()) {
         if (table->panel_rows == 0) continue;
         const size_t R = table->panel_rows;
-        for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q4_2, TensorType::q8_0}) {
+        for (TensorType t : packing_types()) {
             if (packed_mul(*table, t) == nullptr) continue;
             any = true;
-            for (size_t cols : {32u, 160u, 2048u}) {
+            for (size_t cols0 : {32u, 160u, 768u, 2048u}) {
+                const size_t cols = round_to_block(t, cols0);
                 for (size_t tokens : {1u, 2u, 3u, 5u, 8u, 9u, 17u}) {
                     const size_t rows = 3 * R;
                     std::vector<std::byte> w;
@@ -291,6 +300,12 @@ TEST_CASE("packed matrix kernels of every ISA match the scalar reference", "[ker
                     std::vector<float> want(rows * tokens), got(rows * tokens);
                     matmul(reference_kernels(), plain, x.data(), tokens, want.data(), scratch, 1);
                     matmul(*table, panels, x.data(), tokens, got.data(), scratch, 2);
+                    if (activation_format(t) == ActivationFormat::q8_K) {
+                        // The K types' panels and file layout take the same sums: bit for bit.
+                        std::vector<float> same(rows * tokens);
+                        matmul(*table, plain, x.data(), tokens, same.data(), scratch, 2);
+                        REQUIRE(same == got);
+                    }
                     for (size_t k = 0; k < tokens; ++k) {
                         for (size_t r = 0; r < rows; ++r) {
                             std::vector<float> wd(cols);

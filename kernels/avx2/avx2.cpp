@@ -11,6 +11,7 @@
 #include "kernels/float_ops_simd.hpp"
 #include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
+#include "kernels/packed_k_gemm.hpp"
 #include "kernels/rows_by_dot.hpp"
 
 namespace nibble::kernels {
@@ -214,6 +215,10 @@ struct Avx2Vec {
     static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
     static void keep_in_register(I& v) { asm("" : "+x"(v)); }
     static I widen_pairs(I v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
+    static I and_(I a, I b) { return _mm256_and_si256(a, b); }
+    static I or_(I a, I b) { return _mm256_or_si256(a, b); }
+    template <int Bits>
+    static I shift_right32(I v) { return _mm256_srli_epi32(v, Bits); }
     static I madd16(I a, I b) { return _mm256_madd_epi16(a, b); }
     static I add(I a, I b) { return _mm256_add_epi32(a, b); }
     static I sub(I a, I b) { return _mm256_sub_epi32(a, b); }
@@ -223,12 +228,18 @@ struct Avx2Vec {
     static F zero_f() { return _mm256_setzero_ps(); }
     static F set1_f(float v) { return _mm256_set1_ps(v); }
     static F load_f(const float* p) { return _mm256_loadu_ps(p); }
+    static F add_f(F a, F b) { return _mm256_add_ps(a, b); }
     static F load_half(const std::byte* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
     static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
     static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
     static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
     static void prefetch(const std::byte* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
     static void store_f(float* p, F v) { _mm256_storeu_ps(p, v); }
+    static void store(uint8_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+    template <TensorType Type>
+    static void panel_quants(const std::byte* w, size_t w_stride, size_t rows, size_t block, uint8_t* q) {
+        kernels::panel_quants<Type>(w, w_stride, rows, block, q);
+    }
 };
 
 // Float tiles of 4 rows x 3 tokens: 12 accumulators, 3 activations and a weight vector
@@ -263,7 +274,7 @@ constexpr KernelTable avx2_table{
     .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>, PackedGemm<Avx2Vec, TensorType::q8_0>::mul},
     .q2_K = {dot_k<TensorType::q2_K>, KTileGemm<Avx2Vec, TensorType::q2_K, dot_k<TensorType::q2_K>>::mul},
     .q3_K = {dot_k<TensorType::q3_K>, KTileGemm<Avx2Vec, TensorType::q3_K, dot_k<TensorType::q3_K>>::mul},
-    .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<Avx2Vec, TensorType::q4_K, dot_k<TensorType::q4_K>>::mul},
+    .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<Avx2Vec, TensorType::q4_K, dot_k<TensorType::q4_K>>::mul, PackedQ4KGemm<Avx2Vec>::mul},
     .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<Avx2Vec, TensorType::q5_K, dot_k<TensorType::q5_K>>::mul},
     .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<Avx2Vec, TensorType::q6_K, dot_k<TensorType::q6_K>>::mul},
     .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>},

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/kquant_decode.hpp"
+#include "kernels/ktile_gemm.hpp"
 
 namespace nibble::kernels {
 namespace {
@@ -155,88 +157,140 @@ float dot_iq4_xs(const void* weights, const void* activations, size_t n) {
     return sum;
 }
 
-// The K types: the integer sums of one super-block (isum multiplies d * da; imin, the
-// minimums' or the offset's part, multiplies dmin * da or is taken off isum).
+// The K types' quants of super-block b of a row as 8 vectors of 32 consecutive unsigned
+// values (elements 32i .. 32i + 31 in u[i]).
 template <TensorType Type>
-void k_block_sums(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin);
-
-template <>
-void k_block_sums<TensorType::q4_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d,
-                                    float& dmin) {
-    const BlockQ4_K& w = static_cast<const BlockQ4_K*>(row)[b];
-    uint8_t sc[8], mn[8];
-    imin = 0;
-    for (int j = 0; j < 8; ++j) {
-        k_scale_min(w.scales, j, sc[j], mn[j]);
-        imin += mn[j] * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+void row_quants(const void* row, size_t b, __m256i u[8]) {
+    const auto load = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+    const __m256i nibble = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
+    // bytes of v with `bit` set -> `value`, others 0
+    const auto bit_as = [](__m256i v, int bit, int value) {
+        const __m256i m = _mm256_set1_epi8(static_cast<char>(bit));
+        return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, m), m), _mm256_set1_epi8(static_cast<char>(value)));
+    };
+    if constexpr (Type == TensorType::q4_K || Type == TensorType::q5_K) {
+        using Block = std::conditional_t<Type == TensorType::q4_K, BlockQ4_K, BlockQ5_K>;
+        const Block& w = static_cast<const Block*>(row)[b];
+        for (int c = 0; c < 4; ++c) {
+            const __m256i q = load(w.qs + 32 * c);
+            u[2 * c] = _mm256_and_si256(q, nibble);
+            u[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
+            if constexpr (Type == TensorType::q5_K) {
+                const __m256i qh = load(w.qh);
+                u[2 * c] = _mm256_or_si256(u[2 * c], bit_as(qh, 1 << (2 * c), 16));
+                u[2 * c + 1] = _mm256_or_si256(u[2 * c + 1], bit_as(qh, 2 << (2 * c), 16));
+            }
+        }
+    } else if constexpr (Type == TensorType::q6_K) {
+        const BlockQ6_K& w = static_cast<const BlockQ6_K*>(row)[b];
+        for (int n = 0; n < 2; ++n) {
+            const __m256i ql0 = load(w.ql + 64 * n), ql1 = load(w.ql + 64 * n + 32), qh = load(w.qh + 32 * n);
+            const auto high = [&](int shift) { return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, shift), three), 4); };
+            u[4 * n] = _mm256_or_si256(_mm256_and_si256(ql0, nibble), high(0));
+            u[4 * n + 1] = _mm256_or_si256(_mm256_and_si256(ql1, nibble), high(2));
+            u[4 * n + 2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), nibble), high(4));
+            u[4 * n + 3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), nibble), high(6));
+        }
+    } else {  // q2_K, q3_K: 2-bit planes (element 128h + 32j + l at bits 2j of qs[32h + l])
+        using Block = std::conditional_t<Type == TensorType::q2_K, BlockQ2_K, BlockQ3_K>;
+        const Block& w = static_cast<const Block*>(row)[b];
+        for (int h = 0; h < 2; ++h) {
+            const __m256i q = load(w.qs + 32 * h);
+            for (int j = 0; j < 4; ++j) {
+                u[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three);
+                if constexpr (Type == TensorType::q3_K) u[4 * h + j] = _mm256_or_si256(u[4 * h + j], bit_as(load(w.hmask), 1 << (4 * h + j), 4));
+            }
+        }
     }
+}
+
+inline int32_t hsum_i32x4(__m128i v) {
+    const __m128i two = _mm_add_epi32(v, _mm_unpackhi_epi64(v, v));
+    return _mm_cvtsi128_si32(_mm_add_epi32(two, _mm_shuffle_epi32(two, 1)));
+}
+
+// The integer sums of one super-block against q8_K: isum multiplies d * da, imin (the
+// minimums' part, or the offset's) dmin * da, or d * da for the types with an offset.
+// q2_K and q3_K through the common decoding of their scales.
+template <TensorType Type>
+void k_block_sums(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin) {
+    DecodedSuperBlock s;
+    decode_k_block(Type, row, b, s, false);
+    imin = 0;
+    for (int g = 0; g < 16; ++g) imin += (k_has_min(Type) ? s.min[g] : k_offset(Type) * s.scale[g]) * a.bsums[g];
+    __m256i u[8];
+    row_quants<Type>(row, b, u);
     __m256i acc = _mm256_setzero_si256();
-    const __m256i mask = _mm256_set1_epi8(0x0f);
-    for (int c = 0; c < 4; ++c) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * c));
-        const __m256i lo = _mm256_and_si256(q, mask), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
-        const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 64 * c)));
-        const __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 64 * c + 32)));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sc[2 * c])));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sc[2 * c + 1])));
+    for (int i = 0; i < 8; ++i) {
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 32 * i));
+        acc = _mm256_add_epi32(acc, scale_pairs(_mm256_maddubs_epi16(u[i], y), s.scale[2 * i], s.scale[2 * i + 1]));
+    }
+    isum = hsum_i32(acc);
+    d = s.d;
+    dmin = s.dmin;
+}
+
+// q4_K and q5_K: the eight 6-bit scales and minimums unpacked with 32-bit word operations
+// (k_scale_min's formula four bytes at a time), the minimums' part as one multiply-add
+// against the pair sums of bsums, each scale broadcast by a byte shuffle.
+template <TensorType Type>
+    requires(Type == TensorType::q4_K || Type == TensorType::q5_K)
+void k_block_sums_45(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin) {
+    using Block = std::conditional_t<Type == TensorType::q4_K, BlockQ4_K, BlockQ5_K>;
+    const Block& w = static_cast<const Block*>(row)[b];
+    uint32_t words[3];
+    std::memcpy(words, w.scales, 12);
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, top2 = 0x03030303;
+    const uint32_t sc_lo = words[0] & low6, mn_lo = words[1] & low6;
+    const uint32_t sc_hi = (words[2] & low4) | ((words[0] >> 6) & top2) << 4;
+    const uint32_t mn_hi = ((words[2] >> 4) & low4) | ((words[1] >> 6) & top2) << 4;
+    const __m128i scales8 = _mm_set_epi32(static_cast<int>(mn_hi), static_cast<int>(mn_lo), static_cast<int>(sc_hi), static_cast<int>(sc_lo));
+    const __m128i mins16 = _mm_cvtepu8_epi16(_mm_unpackhi_epi64(scales8, scales8));
+    const __m128i bsums = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums)),
+                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8)));
+    imin = hsum_i32x4(_mm_madd_epi16(mins16, bsums));
+    // 16-bit scales in both lanes; the shuffle for sub-block j picks bytes 2j, 2j + 1
+    const __m256i scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales8));
+    __m256i u[8];
+    row_quants<Type>(row, b, u);
+    __m256i acc = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+        const __m256i pick = _mm256_set1_epi16(static_cast<int16_t>(0x0100 * (2 * j + 1) + 2 * j));
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 32 * j));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u[j], y), _mm256_shuffle_epi8(scales16, pick)));
     }
     isum = hsum_i32(acc);
     d = half(w.d);
     dmin = half(w.dmin);
 }
-
 template <>
-void k_block_sums<TensorType::q5_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d,
-                                    float& dmin) {
-    const BlockQ5_K& w = static_cast<const BlockQ5_K*>(row)[b];
-    uint8_t sc[8], mn[8];
-    imin = 0;
-    for (int j = 0; j < 8; ++j) {
-        k_scale_min(w.scales, j, sc[j], mn[j]);
-        imin += mn[j] * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
-    }
-    __m256i acc = _mm256_setzero_si256();
-    const __m256i mask = _mm256_set1_epi8(0x0f), sixteen = _mm256_set1_epi8(16);
-    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qh));
-    for (int c = 0; c < 4; ++c) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * c));
-        const __m256i bit_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * c))), bit_hi = _mm256_set1_epi8(static_cast<char>(2 << (2 * c)));
-        const __m256i h_lo = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_lo), bit_lo), sixteen);
-        const __m256i h_hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_hi), bit_hi), sixteen);
-        const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, mask), h_lo);
-        const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), mask), h_hi);
-        const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 64 * c)));
-        const __m256i p_hi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 64 * c + 32)));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sc[2 * c])));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sc[2 * c + 1])));
-    }
-    isum = hsum_i32(acc);
-    d = half(w.d);
-    dmin = half(w.dmin);
+void k_block_sums<TensorType::q4_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin) {
+    k_block_sums_45<TensorType::q4_K>(row, b, a, isum, imin, d, dmin);
+}
+template <>
+void k_block_sums<TensorType::q5_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin) {
+    k_block_sums_45<TensorType::q5_K>(row, b, a, isum, imin, d, dmin);
 }
 
+// q6_K: the 16 int8 scales widened once; the offset's part (32 * scale * bsum) as one
+// multiply-add; vector i's two scales (groups 2i, 2i + 1) picked into the two lanes.
 template <>
 void k_block_sums<TensorType::q6_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d,
                                     float& dmin) {
     const BlockQ6_K& w = static_cast<const BlockQ6_K*>(row)[b];
-    imin = 0;
-    for (int g = 0; g < 16; ++g) imin += 32 * w.scales[g] * a.bsums[g];
+    const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
+    imin = 32 * hsum_i32(_mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums))));
+    __m256i u[8];
+    row_quants<TensorType::q6_K>(row, b, u);
     __m256i acc = _mm256_setzero_si256();
-    const __m256i mask = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
     for (int n = 0; n < 2; ++n) {
-        const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.ql + 64 * n));
-        const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.ql + 64 * n + 32));
-        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qh + 32 * n));
-        const __m256i u[4] = {
-            _mm256_or_si256(_mm256_and_si256(ql0, mask), _mm256_slli_epi16(_mm256_and_si256(qh, three), 4)),
-            _mm256_or_si256(_mm256_and_si256(ql1, mask), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), mask), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), mask), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4)),
-        };
+        const __m256i half_scales = _mm256_permute2x128_si256(scales16, scales16, n == 0 ? 0x00 : 0x11);
         for (int k = 0; k < 4; ++k) {
+            // low lane: int16 element 2k of the half, high lane: element 2k + 1
+            const __m256i pick = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(0x0100 * (4 * k + 3) + 4 * k + 2)),
+                                                  _mm_set1_epi16(static_cast<int16_t>(0x0100 * (4 * k + 1) + 4 * k)));
             const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 128 * n + 32 * k));
-            const int g = 8 * n + 2 * k;
-            acc = _mm256_add_epi32(acc, scale_pairs(_mm256_maddubs_epi16(u[k], y), w.scales[g], w.scales[g + 1]));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u[4 * n + k], y), _mm256_shuffle_epi8(half_scales, pick)));
         }
     }
     isum = hsum_i32(acc);
@@ -244,73 +298,60 @@ void k_block_sums<TensorType::q6_K>(const void* row, size_t b, const BlockQ8_K& 
     dmin = 0;
 }
 
-// q2_K and q3_K: 2-bit planes of qs (element 128h + 32j + l at bits 2j of qs[32h + l]).
-template <>
-void k_block_sums<TensorType::q2_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d,
-                                    float& dmin) {
-    const BlockQ2_K& w = static_cast<const BlockQ2_K*>(row)[b];
-    imin = 0;
-    for (int g = 0; g < 16; ++g) imin += (w.scales[g] >> 4) * a.bsums[g];
-    __m256i acc = _mm256_setzero_si256();
-    const __m256i three = _mm256_set1_epi8(3);
-    for (int h = 0; h < 2; ++h) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * h));
-        for (int j = 0; j < 4; ++j) {
-            const __m256i u = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three);
-            const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 128 * h + 32 * j));
-            const int g = 8 * h + 2 * j;
-            acc = _mm256_add_epi32(acc, scale_pairs(_mm256_maddubs_epi16(u, y), w.scales[g] & 15, w.scales[g + 1] & 15));
+// Eight rows' quants of super-block b in the tiled kernel's panel order: group k (32
+// bytes) holds elements 4k .. 4k + 3 of every row; an 8 x 8 transpose of 32-bit words.
+template <TensorType Type>
+void panel_quants(const std::byte* w, size_t w_stride, size_t rows, size_t b, uint8_t* q) {
+    __m256i u[8][8];  // [row][vector]
+    for (size_t r = 0; r < 8; ++r) {
+        if (r < rows) {
+            row_quants<Type>(w + r * w_stride, b, u[r]);
+        } else {
+            for (auto& v : u[r]) v = _mm256_setzero_si256();
         }
     }
-    isum = hsum_i32(acc);
-    d = half(w.d);
-    dmin = half(w.dmin);
-}
-
-template <>
-void k_block_sums<TensorType::q3_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d,
-                                    float& dmin) {
-    const BlockQ3_K& w = static_cast<const BlockQ3_K*>(row)[b];
-    int8_t sc[16];
-    q3_k_scales(w.scales, sc);
-    imin = 0;
-    for (int g = 0; g < 16; ++g) imin += 4 * sc[g] * a.bsums[g];
-    __m256i acc = _mm256_setzero_si256();
-    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
-    const __m256i hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.hmask));
-    for (int h = 0; h < 2; ++h) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * h));
-        for (int j = 0; j < 4; ++j) {
-            const __m256i bit = _mm256_set1_epi8(static_cast<char>(1 << (4 * h + j)));
-            const __m256i high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hmask, bit), bit), four);
-            const __m256i u = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three), high);
-            const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 128 * h + 32 * j));
-            const int g = 8 * h + 2 * j;
-            acc = _mm256_add_epi32(acc, scale_pairs(_mm256_maddubs_epi16(u, y), sc[g], sc[g + 1]));
-        }
+    for (int i = 0; i < 8; ++i) {
+        __m256i x[8];
+        for (int r = 0; r < 8; ++r) x[r] = u[r][i];
+        // words: x[r] = r0..r7 (each 4 bytes); transpose so out[k] = word k of every row
+        const __m256i a0 = _mm256_unpacklo_epi32(x[0], x[1]), a1 = _mm256_unpackhi_epi32(x[0], x[1]);
+        const __m256i a2 = _mm256_unpacklo_epi32(x[2], x[3]), a3 = _mm256_unpackhi_epi32(x[2], x[3]);
+        const __m256i a4 = _mm256_unpacklo_epi32(x[4], x[5]), a5 = _mm256_unpackhi_epi32(x[4], x[5]);
+        const __m256i a6 = _mm256_unpacklo_epi32(x[6], x[7]), a7 = _mm256_unpackhi_epi32(x[6], x[7]);
+        const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+        const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+        const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+        const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+        const __m256i out[8] = {
+            _mm256_permute2x128_si256(b0, b4, 0x20), _mm256_permute2x128_si256(b1, b5, 0x20),
+            _mm256_permute2x128_si256(b2, b6, 0x20), _mm256_permute2x128_si256(b3, b7, 0x20),
+            _mm256_permute2x128_si256(b0, b4, 0x31), _mm256_permute2x128_si256(b1, b5, 0x31),
+            _mm256_permute2x128_si256(b2, b6, 0x31), _mm256_permute2x128_si256(b3, b7, 0x31),
+        };
+        for (int k = 0; k < 8; ++k) _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + (8 * i + k) * 32), out[k]);
     }
-    isum = hsum_i32(acc);
-    d = half(w.d);
-    dmin = 0;
 }
 
-// Two float steps per super-block, the same ones the tiled matrix kernel takes.
+// The float steps of ktile_gemm.hpp, so the tiled kernel gives these results bit for bit:
+// per pass of k_blocks_per_pass super-blocks, the scales' part and the minimums' part
+// (or the offset's, with dmin = d) summed apart, then added to the row's total.
 template <TensorType Type>
 float dot_k(const void* weights, const void* activations, size_t n) {
     const auto* a = static_cast<const BlockQ8_K*>(activations);
-    float sum = 0.0f;
-    for (size_t b = 0; b < n / qk_k; ++b) {
-        int32_t isum, imin;
-        float d, dmin;
-        k_block_sums<Type>(weights, b, a[b], isum, imin, d, dmin);
-        if constexpr (k_has_min(Type)) {
-            sum = std::fma(static_cast<float>(isum), d * a[b].d, sum);
-            sum = std::fma(static_cast<float>(imin), dmin * -a[b].d, sum);
-        } else {
-            sum = std::fma(static_cast<float>(isum - imin), d * a[b].d, sum);
+    float total = 0.0f;
+    const size_t blocks = n / qk_k;
+    for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+        float main = 0.0f, mins = 0.0f;
+        for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
+            int32_t isum, imin;
+            float d, dmin;
+            k_block_sums<Type>(weights, b, a[b], isum, imin, d, dmin);
+            main = std::fma(static_cast<float>(isum), d * a[b].d, main);
+            mins = std::fma(static_cast<float>(imin), (k_has_min(Type) ? dmin : d) * -a[b].d, mins);
         }
+        total += main + mins;
     }
-    return sum;
+    return total;
 }
 
 }  // namespace

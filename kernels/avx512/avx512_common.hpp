@@ -14,6 +14,7 @@
 #include "kernels/float_ops_simd.hpp"
 #include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
+#include "kernels/packed_k_gemm.hpp"
 
 namespace nibble::kernels {
 namespace {
@@ -58,16 +59,22 @@ struct Avx512Vec {
     static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
     static void keep_in_register(I& v) { asm("" : "+v"(v)); }
     static I widen_pairs(I v) { return _mm512_madd_epi16(v, _mm512_set1_epi16(1)); }
+    static I and_(I a, I b) { return _mm512_and_si512(a, b); }
+    static I or_(I a, I b) { return _mm512_or_si512(a, b); }
+    template <int Bits>
+    static I shift_right32(I v) { return _mm512_srli_epi32(v, Bits); }
     static I madd16(I a, I b) { return _mm512_madd_epi16(a, b); }
     static F zero_f() { return _mm512_setzero_ps(); }
     static F set1_f(float v) { return _mm512_set1_ps(v); }
     static F load_f(const float* p) { return _mm512_loadu_ps(p); }
+    static F add_f(F a, F b) { return _mm512_add_ps(a, b); }
     static F load_half(const std::byte* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
     static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
     static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
     static void prefetch(const std::byte* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
     static void store_f(float* p, F v) { _mm512_storeu_ps(p, v); }
+    static void store(uint8_t* p, I v) { _mm512_storeu_si512(p, v); }
 };
 
 // Float tiles of 4 rows x 6 tokens: 24 accumulators of the 32 registers.
@@ -99,6 +106,7 @@ KernelTable make_avx512_table(const char* name) {
     t.q2_K.mul = KTileGemm<V, TensorType::q2_K, avx2_rows::dot_q2_K>::mul;
     t.q3_K.mul = KTileGemm<V, TensorType::q3_K, avx2_rows::dot_q3_K>::mul;
     t.q4_K.mul = KTileGemm<V, TensorType::q4_K, avx2_rows::dot_q4_K>::mul;
+    t.q4_K.mul_packed = PackedQ4KGemm<V>::mul;
     t.q5_K.mul = KTileGemm<V, TensorType::q5_K, avx2_rows::dot_q5_K>::mul;
     t.q6_K.mul = KTileGemm<V, TensorType::q6_K, avx2_rows::dot_q6_K>::mul;
     t.ops = &avx512_float_ops;

@@ -15,6 +15,7 @@
 #include "kernels/kernels.hpp"
 #include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
+#include "kernels/packed_k_gemm.hpp"
 #include "kernels/reference/reference_kernels.hpp"
 #include "kernels/rows_by_dot.hpp"
 
@@ -70,6 +71,12 @@ struct NeonVec {
     static I add16(I a, I b) { return vreinterpretq_s32_s16(vaddq_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b))); }
     static I widen_pairs(I v) { return vpaddlq_s16(vreinterpretq_s16_s32(v)); }
     // Lane r: the sum of its two 16-bit halves of a times those of b.
+    static I and_(I a, I b) { return vandq_s32(a, b); }
+    static I or_(I a, I b) { return vorrq_s32(a, b); }
+    template <int Bits>
+    static I shift_right32(I v) {
+        if constexpr (Bits == 0) return v; else return vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(v), Bits));
+    }
     static I madd16(I a, I b) {
         const int16x8_t x = vreinterpretq_s16_s32(a), y = vreinterpretq_s16_s32(b);
         return vpaddq_s32(vmull_s16(vget_low_s16(x), vget_low_s16(y)), vmull_high_s16(x, y));
@@ -89,12 +96,14 @@ struct NeonVec {
     static F zero_f() { return vdupq_n_f32(0.0f); }
     static F set1_f(float v) { return vdupq_n_f32(v); }
     static F load_f(const float* p) { return vld1q_f32(p); }
+    static F add_f(F a, F b) { return vaddq_f32(a, b); }
     static F load_half(const std::byte* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)))); }
     static F to_float(I v) { return vcvtq_f32_s32(v); }
     static F mul(F a, F b) { return vmulq_f32(a, b); }
     static F fmadd(F a, F b, F c) { return vfmaq_f32(c, a, b); }
     static void prefetch(const std::byte* p) { __builtin_prefetch(p); }
     static void store_f(float* p, F v) { vst1q_f32(p, v); }
+    static void store(uint8_t* p, I v) { vst1q_u8(p, vreinterpretq_u8_s32(v)); }
 };
 
 // The single-row dots: int32 sums are exact, and blocks are accumulated in order in
@@ -332,7 +341,7 @@ struct NeonKernels {
             .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>, PackedGemm<V, TensorType::q8_0>::mul},
             .q2_K = k_entry<TensorType::q2_K>(),
             .q3_K = k_entry<TensorType::q3_K>(),
-            .q4_K = k_entry<TensorType::q4_K>(),
+            .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<V, TensorType::q4_K>::mul, PackedQ4KGemm<V>::mul},
             .q5_K = k_entry<TensorType::q5_K>(),
             .q6_K = k_entry<TensorType::q6_K>(),
             .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>},
