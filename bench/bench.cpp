@@ -3,6 +3,8 @@
 // memory. Models come from files (-m) or are synthesized (--synthetic SHAPE:TYPE).
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +20,7 @@
 #include "bench/synthetic.hpp"
 #include "bench/system_probe.hpp"
 #include "examples/cli.hpp"
+#include "nibble_build_info.hpp"
 #include "formats/open.hpp"
 #include "formats/tensor_directory.hpp"
 #include "kernels/kernels.hpp"
@@ -84,90 +87,43 @@ struct Record {
     }
 };
 
-std::vector<int> int_list(const std::string& flag, const std::string& text) {
-    std::vector<int> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-        size_t used = 0;
-        int v = -1;
-        try {
-            v = std::stoi(item, &used);
-        } catch (const std::exception&) {
-        }
-        if (used != item.size() || v < 0) throw std::invalid_argument(flag + ": '" + item + "' is not a count");
-        out.push_back(v);
-    }
-    if (out.empty()) throw std::invalid_argument(flag + " needs a value");
-    return out;
-}
-
-std::vector<std::string> string_list(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ',')) out.push_back(item);
-    return out;
-}
-
-void usage() {
-    std::puts(
-        "usage: nibble-bench [-m MODEL[,MODEL]] [--synthetic SHAPE:TYPE[,..]] [options]\n"
-        "  -m FILE              model file (GGUF, ggjt, ...); lists allowed\n"
-        "  --synthetic SPEC     random-weight model: tinyllama-1.1b:q4_0, llama-7b:q4_2,\n"
-        "                       custom/e=2048/l=22/h=32/kv=4/ff=5632/v=32000:q8_0 ...\n"
-        "  --synthetic-dir DIR  keep synthetic files there (reused when present)\n"
-        "  -p N[,N]             prompt tokens (pp test), default 512; 0 skips\n"
-        "  -n N[,N]             generated tokens (tg test), default 128; 0 skips\n"
-        "  -t N[,N]             threads, default: physical cores\n"
-        "  -b N                 prompt batch size, default 512\n"
-        "  -r N                 repetitions, default 5\n"
-        "  -o md|json           output format, default md\n"
-        "  --probe-mib N        bandwidth probe size, default 1024; 0 disables it. The probe\n"
-        "                       runs right before every generation repetition, and each\n"
-        "                       repetition is compared with its own probe (median reported)");
-}
-
-Options parse(int argc, char** argv) {
-    Options o;
-    cli::Args args(argc, argv);
-    while (!args.done()) {
-        const std::string flag(args.next());
-        if (flag == "-m") {
-            for (auto& m : string_list(args.value(flag))) o.models.push_back(m);
-        } else if (flag == "--synthetic") {
-            for (auto& s : string_list(args.value(flag))) o.synthetic.push_back(s);
-        } else if (flag == "--synthetic-dir") {
-            o.synthetic_dir = args.value(flag);
-        } else if (flag == "-p") {
-            o.prompts = int_list(flag, args.value(flag));
-        } else if (flag == "-n") {
-            o.gens = int_list(flag, args.value(flag));
-        } else if (flag == "-t") {
-            o.threads = int_list(flag, args.value(flag));
-        } else if (flag == "-b") {
-            o.batch = args.int_value(flag);
-        } else if (flag == "-r") {
-            o.repeats = args.int_value(flag);
-        } else if (flag == "-o") {
-            o.output = args.value(flag);
-        } else if (flag == "--probe-mib") {
-            o.probe_mib = static_cast<size_t>(args.long_value(flag));
-        } else if (flag == "-h" || flag == "--help") {
-            usage();
-            std::exit(0);
-        } else {
-            throw std::invalid_argument("unknown flag " + flag + " (see --help)");
-        }
-    }
-    if (o.models.empty() && o.synthetic.empty()) throw std::invalid_argument("give a model with -m or --synthetic");
-    if (o.output != "md" && o.output != "json") throw std::invalid_argument("-o: md or json");
-    if (o.repeats < 1 || o.batch < 1) throw std::invalid_argument("-r and -b must be at least 1");
-    for (int t : o.threads) {
-        if (t < 1) throw std::invalid_argument("-t: at least 1 thread");
+/// Parses the command line; returns an exit code when the program should stop here.
+std::optional<int> parse(int argc, char** argv, Options& o) {
+    CLI::App app("End-to-end prompt-processing (pp) and generation (tg) speed, with llama-bench's flags and records, "
+                 "the memory bandwidth reached against the machine's own, and peak memory.");
+    cli::setup(app, "nibble-bench");
+    app.add_option("-m,--model", o.models, "model files (GGUF, ggjt, ...), comma-separated")
+        ->delimiter(',')
+        ->check(cli::regular_file())
+        ->default_str("");
+    app.add_option("--synthetic", o.synthetic, "random-weight models: tinyllama-1.1b:q4_0, llama-7b:q4_2, "
+                                               "custom/e=2048/l=22/h=32/kv=4/ff=5632/v=32000:q8_0 ...")
+        ->delimiter(',')
+        ->default_str("");
+    app.add_option("--synthetic-dir", o.synthetic_dir, "keep synthetic files there (reused when present)");
+    app.add_option("-p,--n-prompt", o.prompts, "prompt tokens of the pp tests; 0 skips")
+        ->delimiter(',')
+        ->check(CLI::Range(0, static_cast<int>(cli::max_context)));
+    app.add_option("-n,--n-gen", o.gens, "generated tokens of the tg tests; 0 skips")
+        ->delimiter(',')
+        ->check(CLI::Range(0, static_cast<int>(cli::max_context)));
+    app.add_option("-t,--threads", o.threads, "thread counts (default: physical cores)")
+        ->delimiter(',')
+        ->check(CLI::Range(1, cli::max_threads));
+    app.add_option("-b,--batch-size", o.batch, "prompt batch size")->check(CLI::Range(1, static_cast<int>(cli::max_batch)));
+    app.add_option("-r,--repetitions", o.repeats, "repetitions of each test")->check(CLI::Range(1, 1000));
+    app.add_option("-o,--output", o.output, "output format")->check(CLI::IsMember({"md", "json"}));
+    app.add_option("--probe-mib", o.probe_mib, "bandwidth probe size; 0 disables it. The probe runs right before every "
+                                               "generation repetition, and each repetition is compared with its own "
+                                               "probe (median reported)")
+        ->check(CLI::Range(size_t{0}, size_t{1} << 20));
+    if (auto rc = cli::parse(app, argc, argv)) return rc;
+    if (o.models.empty() && o.synthetic.empty()) {
+        std::cerr << "nibble-bench: give a model with -m or --synthetic (see --help)\n";
+        return 2;
     }
     o.probe = o.probe_mib > 0;
-    return o;
+    return std::nullopt;
 }
 
 ModelFacts describe(const std::string& path) {
@@ -278,32 +234,56 @@ std::vector<double> probe_gbs(const Record& r) {
     return out;
 }
 
+// llama-bench's record (its field names and types), then nibble's own fields.
 void print_json(const std::vector<Record>& records) {
-    std::printf("[\n");
-    for (size_t i = 0; i < records.size(); ++i) {
-        const Record& r = records[i];
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const Record& r : records) {
         const auto [avg, sd] = r.stats();
         const auto [avg_ns, sd_ns] = mean_and_stddev(r.samples_ns);
-        const std::vector<double> ts = r.samples_ts();
-        std::printf(
-            "  {\n    \"build_commit\": \"%s\",\n    \"cpu_info\": \"%s\",\n    \"backends\": \"CPU\",\n    \"isa\": \"%s\",\n"
-            "    \"model_filename\": \"%s\",\n    \"model_type\": \"%s\",\n    \"model_size\": %llu,\n    \"model_n_params\": %llu,\n"
-            "    \"weight_type\": \"%s\",\n    \"n_batch\": %d,\n    \"n_ubatch\": %d,\n    \"n_threads\": %d,\n"
-            "    \"n_prompt\": %d,\n    \"n_gen\": %d,\n    \"test_time\": \"%s\",\n    \"avg_ns\": %.0f,\n    \"stddev_ns\": %.0f,\n"
-            "    \"avg_ts\": %.6f,\n    \"stddev_ts\": %.6f,\n    \"samples_ns\": [%s],\n    \"samples_ts\": [%s],\n"
-            "    \"bytes_per_token\": %llu,\n    \"bandwidth_gbs\": %.3f,\n    \"probe_gbs\": %.3f,\n    \"probe_samples_gbs\": [%s],\n"
-            "    \"bandwidth_fraction\": %.4f,\n"
-            "    \"peak_rss_bytes\": %.0f,\n    \"kv_cache_bytes\": %.0f,\n    \"peak_rss_over_file_and_kv\": %.4f\n  }%s\n",
-            version(), bench::cpu_name().c_str(), kernels::active_kernels().isa, r.model->path.c_str(), r.model->label.c_str(),
-            static_cast<unsigned long long>(r.model->size), static_cast<unsigned long long>(r.model->params), r.model->type.c_str(),
-            r.batch, r.batch, r.threads, r.n_prompt, r.n_gen, iso_time().c_str(), avg_ns, sd_ns, avg, sd,
-            fmt::format("{:.0f}", fmt::join(r.samples_ns, ", ")).c_str(), fmt::format("{:.4f}", fmt::join(ts, ", ")).c_str(),
-            static_cast<unsigned long long>(r.model->bytes_per_token), r.bandwidth() / 1e9, r.probe_bps() / 1e9,
-            fmt::format("{:.3f}", fmt::join(probe_gbs(r), ", ")).c_str(), r.bandwidth_fraction(), r.peak_rss, r.kv_bytes,
-            r.peak_rss > 0 ? r.peak_rss / (static_cast<double>(r.model->size) + r.kv_bytes) - 1.0 : 0.0,
-            i + 1 < records.size() ? "," : "");
+        std::vector<uint64_t> samples_ns;
+        for (double ns : r.samples_ns) samples_ns.push_back(static_cast<uint64_t>(std::llround(ns)));
+        nlohmann::ordered_json j;
+        j["build_commit"] = NIBBLE_BUILD_COMMIT;
+        j["build_number"] = NIBBLE_BUILD_NUMBER;
+        j["cpu_info"] = bench::cpu_name();
+        j["gpu_info"] = "";
+        j["backends"] = "CPU";
+        j["model_filename"] = r.model->path;
+        j["model_type"] = r.model->label;
+        j["model_size"] = r.model->size;
+        j["model_n_params"] = r.model->params;
+        j["n_batch"] = r.batch;
+        j["n_ubatch"] = r.batch;
+        j["n_threads"] = r.threads;
+        j["type_k"] = "f32";
+        j["type_v"] = "f32";
+        j["use_mmap"] = true;
+        j["n_prompt"] = r.n_prompt;
+        j["n_gen"] = r.n_gen;
+        j["test_time"] = iso_time();
+        j["avg_ns"] = static_cast<uint64_t>(std::llround(avg_ns));
+        j["stddev_ns"] = static_cast<uint64_t>(std::llround(sd_ns));
+        j["avg_ts"] = avg;
+        j["stddev_ts"] = sd;
+        j["samples_ns"] = samples_ns;
+        j["samples_ts"] = r.samples_ts();
+        // nibble's own
+        j["nibble_version"] = version();
+        j["isa"] = kernels::active_kernels().isa;
+        j["weight_type"] = r.model->type;
+        j["bytes_per_token"] = r.model->bytes_per_token;
+        j["bandwidth_gbs"] = r.bandwidth() / 1e9;
+        j["probe_gbs"] = r.probe_bps() / 1e9;
+        j["probe_samples_gbs"] = probe_gbs(r);
+        j["bandwidth_fraction"] = r.bandwidth_fraction();
+        j["peak_rss_bytes"] = static_cast<uint64_t>(r.peak_rss);
+        j["kv_cache_bytes"] = static_cast<uint64_t>(r.kv_bytes);
+        j["peak_rss_over_file_and_kv"] =
+            r.peak_rss > 0 ? r.peak_rss / (static_cast<double>(r.model->size) + r.kv_bytes) - 1.0 : 0.0;
+        out.push_back(std::move(j));
     }
-    std::printf("]\n");
+    // Invalid UTF-8 in a path is replaced, not thrown on.
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
 }
 
 void print_md_header() {
@@ -330,8 +310,9 @@ void print_md_row(const Record& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        Options o = parse(argc, argv);
+    Options o;
+    if (auto rc = parse(argc, argv, o)) return *rc;
+    return cli::run("nibble-bench", [&]() -> int {
         std::vector<std::string> paths = o.models;
         std::vector<std::string> temporary;
         for (const auto& s : o.synthetic) {
@@ -363,8 +344,5 @@ int main(int argc, char** argv) {
         for (const auto& t : temporary) std::filesystem::remove(t);
         if (o.output == "json") print_json(records);
         return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "nibble-bench: %s\n", e.what());
-        return 1;
-    }
+    });
 }

@@ -3,6 +3,9 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <string_view>
 #include <map>
 #include <memory>
 #include <random>
@@ -13,6 +16,7 @@
 #include "kernels/kernels.hpp"
 #include "kernels/packed.hpp"
 #include "nibble/tensor_type.hpp"
+#include "nibble_build_info.hpp"
 
 namespace {
 
@@ -178,10 +182,29 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Google Benchmark's own flags (--benchmark_filter=..., --help); --version is nibble's.
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "--version") {
+            std::printf("nibble-bench-kernels %s (commit %s)\n", NIBBLE_VERSION, NIBBLE_BUILD_COMMIT);
+            return 0;
+        }
+        if (a == "-h" || a == "--help") {
+            std::printf("nibble-bench-kernels: every kernel of every ISA table this CPU can run, one thread.\n"
+                        "Google Benchmark's flags follow; --version prints nibble's version and commit.\n\n");
+            std::fflush(stdout);
+            argv[i] = const_cast<char*>("--help");
+        }
+    }
     register_all();
     benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;  // bad usage, as in every nibble program
+    try {
+        benchmark::RunSpecifiedBenchmarks();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "nibble-bench-kernels: %s\n", e.what());
+        return 1;
+    }
     benchmark::Shutdown();
     return 0;
 }

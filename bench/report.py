@@ -4,7 +4,9 @@ table and a PNG plot comparing the quantization formats.
 
   nibble-bench --synthetic tinyllama-1.1b:q4_0,tinyllama-1.1b:q4_1 -o json > e2e.json
   nibble-bench-kernels --benchmark_filter=matvec --benchmark_format=json > kernels.json
-  bench/report.py e2e.json --kernels kernels.json --md table.md --png formats.png
+  bench/report.py e2e.json --kernels kernels.json --md table.md --png formats.png --threads-png threads.png
+
+bench/regenerate.sh runs every benchmark docs/benchmarks.md shows and this script, in one command.
 """
 import argparse
 import json
@@ -55,12 +57,35 @@ def kernel_table(data):
     return "\n".join(lines)
 
 
+def grouped_bars(ax, records, test, threads, types, value, ylabel, title):
+    """One group of bars per weight type, one bar per thread count, each bar labelled."""
+    width = 0.8 / max(len(threads), 1)
+    top = 0
+    for i, t in enumerate(threads):
+        values = []
+        for ty in types:
+            match = [r for r in records if test_name(r) == test and r["n_threads"] == t and r["weight_type"] == ty]
+            values.append(value(match[0]) if match else 0)
+        top = max([top] + values)
+        bars = ax.bar([x + i * width for x in range(len(types))], values, width,
+                      label=f"{t} thread{'s' if t > 1 else ''}")
+        ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=2)
+    ax.set_xticks([x + width * (len(threads) - 1) / 2 for x in range(len(types))], types)
+    ax.set_ylim(0, top * 1.15 if top > 0 else 1)  # room for the bar labels
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    # Below the axes, never over the bars.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=max(len(threads), 1), frameon=False)
+
+
 def plot(records, kernels, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    plt.rcParams.update({"font.size": 11, "axes.titlesize": 12})
     tests = sorted({test_name(r) for r in records})
     threads = sorted({r["n_threads"] for r in records})
     types = []
@@ -69,41 +94,63 @@ def plot(records, kernels, path):
             types.append(r["weight_type"])
     generation = [t for t in tests if t.startswith("tg")]
     panels = len(tests) + len(generation) + (1 if kernels else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
-    width = 0.8 / max(len(threads), 1)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.8), squeeze=False)
+    shape = records[0]["model_type"].split(" ")[1] if " " in records[0]["model_type"] else records[0]["model_type"]
     for ax, test in zip(axes[0], tests):
-        for i, t in enumerate(threads):
-            values = []
-            for ty in types:
-                match = [r for r in records if test_name(r) == test and r["n_threads"] == t and r["weight_type"] == ty]
-                values.append(match[0]["avg_ts"] if match else 0)
-            ax.bar([x + i * width for x in range(len(types))], values, width, label=f"{t} thread{'s' if t > 1 else ''}")
-        ax.set_xticks([x + width * (len(threads) - 1) / 2 for x in range(len(types))], types)
-        ax.set_ylabel("tokens/s")
-        ax.set_title(f"{records[0]['model_type'].split(' ')[1]} shape, {test}")
-        ax.legend()
+        grouped_bars(ax, records, test, threads, types, lambda r: r["avg_ts"], "tokens/s", f"{shape} shape, {test}")
     for ax, test in zip(axes[0][len(tests):], generation):  # generation against the probe
-        for i, t in enumerate(threads):
-            values = []
-            for ty in types:
-                match = [r for r in records if test_name(r) == test and r["n_threads"] == t and r["weight_type"] == ty]
-                values.append(100 * match[0]["bandwidth_fraction"] if match else 0)
-            ax.bar([x + i * width for x in range(len(types))], values, width, label=f"{t} thread{'s' if t > 1 else ''}")
+        grouped_bars(ax, records, test, threads, types, lambda r: 100 * r["bandwidth_fraction"],
+                     "% of the probed read bandwidth", f"{test}: bandwidth reached")
         ax.axhline(90, color="gray", linestyle="--", linewidth=1)
-        ax.set_xticks([x + width * (len(threads) - 1) / 2 for x in range(len(types))], types)
-        ax.set_ylabel("% of the probed read bandwidth")
-        ax.set_title(f"{test}: bandwidth reached")
-        ax.legend(loc="lower right")
+        ax.text(1.01, 90, "90 %\ntarget", transform=ax.get_yaxis_transform(), fontsize=8, color="gray", va="center")
     if kernels:
         ax = axes[0][-1]
         rows = [b for b in kernels.get("benchmarks", []) if b["name"].startswith("matvec/") and "4096x4096" in b["name"]]
         labels = [b["name"].split("/")[1] + "\n" + b["name"].split("/")[2] for b in rows]
-        ax.bar(range(len(rows)), [b.get("GB/s", 0) for b in rows])  # counters are in GB/s already
-        ax.set_xticks(range(len(rows)), labels, fontsize=7)
+        bars = ax.bar(range(len(rows)), [b.get("GB/s", 0) for b in rows])  # counters are in GB/s already
+        ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=2)
+        ax.set_xticks(range(len(rows)), labels, fontsize=8)
         ax.set_ylabel("GB/s of weights, 1 thread")
         ax.set_title("matrix x vector 4096x4096")
+        ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+
+
+def plot_threads(records, path):
+    """Tokens/s against the thread count: one labelled line per model and test."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 11, "axes.titlesize": 12})
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), squeeze=False)
+    for ax, kind, title in [(axes[0][0], "pp", "prompt processing"), (axes[0][1], "tg", "generation")]:
+        series = {}
+        machines = {(r.get("cpu_info", ""), r.get("isa", "")) for r in records}
+        for r in records:
+            name = test_name(r)
+            if name.startswith(kind):
+                label = f"{r['model_type']}, {name}"
+                if len(machines) > 1:  # runs of several machines or kernel tables: say which
+                    label += f" ({r.get('isa', '')}, {r.get('cpu_info', '')})"
+                series.setdefault(label, []).append((r["n_threads"], r["avg_ts"]))
+        for label, points in sorted(series.items()):
+            points.sort()
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+        all_threads = sorted({r["n_threads"] for r in records})
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(all_threads, [str(t) for t in all_threads])
+        ax.set_xlabel("threads")
+        ax.set_ylabel("tokens/s")
+        ax.set_ylim(bottom=0)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        if series:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1, frameon=False, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
 def main():
@@ -111,7 +158,8 @@ def main():
     p.add_argument("e2e", nargs="+", help="nibble-bench -o json output files")
     p.add_argument("--kernels", help="nibble-bench-kernels --benchmark_format=json output")
     p.add_argument("--md", help="write the markdown here (default: stdout)")
-    p.add_argument("--png", help="write the plot here")
+    p.add_argument("--png", help="write the formats plot here")
+    p.add_argument("--threads-png", help="write the thread-scaling plot (tokens/s against threads) here")
     args = p.parse_args()
     records = [r for path in args.e2e for r in load(path)]
     kernels = load(args.kernels) if args.kernels else None
@@ -125,6 +173,8 @@ def main():
         sys.stdout.write(text + "\n")
     if args.png:
         plot(records, kernels, args.png)
+    if args.threads_png:
+        plot_threads(records, args.threads_png)
 
 
 if __name__ == "__main__":

@@ -5,22 +5,19 @@
 
 #include "formats/gguf.hpp"
 #include "formats/open.hpp"
+#include "cli.hpp"
 #include "nibble/error.hpp"
 
 int main(int argc, char** argv) {
+    const std::string program = "nibble-convert";
+    CLI::App app("Rewrites any model file nibble reads as a GGUF v3 file (tensors keep their bytes).");
+    nibble::cli::setup(app, program);
     std::string in, out, tokenizer;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        if (a == "--tokenizer" && i + 1 < argc) tokenizer = argv[++i];
-        else if (in.empty()) in = a;
-        else if (out.empty()) out = a;
-        else in.clear(), i = argc;
-    }
-    if (in.empty() || out.empty()) {
-        std::cerr << "usage: nibble-convert INPUT OUTPUT.gguf [--tokenizer tok512.bin]\n";
-        return 2;
-    }
-    try {
+    app.add_option("INPUT", in, "GGUF v1-v3, 2023 .bin file or llama2.c checkpoint")->required()->check(nibble::cli::regular_file());
+    app.add_option("OUTPUT", out, "the GGUF file to write")->required();
+    app.add_option("--tokenizer", tokenizer, "tokenizer of a llama2.c checkpoint (tok512.bin ...)")->check(nibble::cli::regular_file());
+    if (auto rc = nibble::cli::parse(app, argc, argv)) return *rc;
+    return nibble::cli::run(program, [&]() -> int {
         using namespace nibble::formats;
         const auto file = MappedFile::open(in);
         const auto directory = read_model_file(file, tokenizer);
@@ -32,9 +29,6 @@ int main(int argc, char** argv) {
         writer.write(out);
         std::cerr << "wrote " << out << ": " << directory->tensors().size() << " tensors, "
                   << directory->metadata.size() << " metadata keys\n";
-    } catch (const nibble::Error& e) {
-        std::cerr << "nibble-convert: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+        return 0;
+    });
 }

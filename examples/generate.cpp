@@ -1,8 +1,11 @@
 // nibble-generate: text generation from the command line, flags in llama.cpp's style.
+// Ctrl-C stops generation, prints the timings and exits 130 (a second Ctrl-C kills);
+// during loading it cancels the load (exit 130).
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
 #include <random>
 #include <sstream>
 
@@ -13,123 +16,138 @@
 
 namespace {
 
-void usage() {
-    std::cerr << "usage: nibble-generate [-m MODEL] [-p PROMPT] [-n N] [options]\n"
-                 "  -m MODEL            GGUF file or llama2.c checkpoint (default: the built-in stories260K)\n"
-                 "  -p PROMPT           prompt text (default: \"Once upon a time\")\n"
-                 "  -n N                tokens to generate (default 256; 0 = evaluate the prompt only)\n"
-                 "  --temp T            temperature (default 0.8; 0 = greedy)\n"
-                 "  --top-k K           (default 40; 0 = off)\n"
-                 "  --top-p P           (default 0.95; 1 = off)\n"
-                 "  --min-p P           (default 0.05; 0 = off)\n"
-                 "  --repeat-penalty R  (default 1.0 = off)   --repeat-last-n N (default 64)\n"
-                 "  --seed S            (default: random)\n"
-                 "  -t THREADS          (default: all cores)   -c CONTEXT   -b BATCH\n"
-                 "  --tokenizer FILE    tokenizer of a llama2.c checkpoint (default: tok<N>.bin or tokenizer.bin beside it)\n"
-                 "  --tokens \"1 2 3\"    feed these ids as the prompt instead of text (no BOS added)\n"
-                 "  --print-ids         print the generated ids on a last line of stdout\n"
-                 "  --ignore-eos        keep generating past the end-of-sequence token\n"
-                 "  --dump-logits FILE  write the logits of every prompt position as float32 [n_prompt][n_vocab]\n";
+std::atomic<bool> interrupted{false};
+
+extern "C" void on_sigint(int) { interrupted.store(true); }
+
+void install_sigint_handler() {
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;  // the second Ctrl-C is the default action: terminate
+    sigaction(SIGINT, &sa, nullptr);
 }
 
+/// --tokens "1 2 3": ids 0..2^31-1, at least one; anything else is a usage error.
 std::vector<nibble::Token> parse_ids(const std::string& text) {
     std::vector<nibble::Token> ids;
     std::istringstream in(text);
-    long long v = 0;
-    while (in >> v) ids.push_back(static_cast<nibble::Token>(v));
-    if (!in.eof()) throw std::invalid_argument("--tokens: '" + text + "' is not a list of integers");
+    std::string word;
+    while (in >> word) {
+        uint64_t v = 0;
+        const auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+        if (ec != std::errc() || ptr != word.data() + word.size() || v > static_cast<uint64_t>(INT32_MAX)) {
+            throw nibble::cli::UsageError("--tokens: '" + word + "' is not a token id (0 to 2147483647)");
+        }
+        ids.push_back(static_cast<nibble::Token>(v));
+    }
+    if (ids.empty()) throw nibble::cli::UsageError("--tokens: no ids given");
     return ids;
+}
+
+// llama.cpp's closing summary: load, prompt eval and eval, in ms per token and tokens/s.
+void print_timings(double load_s, const nibble::GenerateResult& r, double total_s) {
+    auto line = [](const char* what, double seconds, size_t n, const char* unit) {
+        const double ms = seconds * 1e3;
+        std::fprintf(stderr, "nibble-generate: %16s = %10.2f ms / %5zu %-6s (%8.2f ms per token, %8.2f tokens per second)\n",
+                     what, ms, n, unit, n ? ms / static_cast<double>(n) : 0.0,
+                     seconds > 0 ? static_cast<double>(n) / seconds : 0.0);
+    };
+    std::fprintf(stderr, "\nnibble-generate: %16s = %10.2f ms\n", "load time", load_s * 1e3);
+    line("prompt eval time", r.prompt_seconds, r.prompt.size(), "tokens");
+    line("eval time", r.generate_seconds, r.generated.size(), "runs");
+    std::fprintf(stderr, "nibble-generate: %16s = %10.2f ms / %5zu tokens\n", "total time", total_s * 1e3,
+                 r.prompt.size() + r.generated.size());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string model_path, prompt = "Once upon a time", tokens_text, dump_path, tokenizer_path;
-    bool have_tokens = false, print_ids = false, seed_given = false;
-    nibble::GenerateOptions gen;
-    gen.max_tokens = 256;
-    nibble::SessionOptions session_options;
-    try {
-        nibble::cli::Args args(argc, argv);
-        while (!args.done()) {
-            const std::string_view a = args.next();
-            if (a == "-m" || a == "--model") model_path = args.value(a);
-            else if (a == "-p" || a == "--prompt") prompt = args.value(a);
-            else if (a == "-n" || a == "--n-predict") gen.max_tokens = args.int_value(a);
-            else if (a == "--temp") gen.sampling.temperature = args.float_value(a);
-            else if (a == "--top-k") gen.sampling.top_k = args.int_value(a);
-            else if (a == "--top-p") gen.sampling.top_p = args.float_value(a);
-            else if (a == "--min-p") gen.sampling.min_p = args.float_value(a);
-            else if (a == "--repeat-penalty") gen.sampling.repeat_penalty = args.float_value(a);
-            else if (a == "--repeat-last-n") gen.sampling.repeat_last_n = args.int_value(a);
-            else if (a == "--seed" || a == "-s") {
-                const long long s = args.long_value(a);
-                seed_given = s >= 0;
-                gen.sampling.seed = static_cast<uint64_t>(s);
-            }
-            else if (a == "-t" || a == "--threads") session_options.threads = args.int_value(a);
-            else if (a == "-c" || a == "--ctx-size") session_options.context_length = static_cast<uint32_t>(args.int_value(a));
-            else if (a == "-b" || a == "--batch-size") session_options.batch_size = static_cast<uint32_t>(args.int_value(a));
-            else if (a == "--tokenizer") tokenizer_path = args.value(a);
-            else if (a == "--tokens") { tokens_text = args.value(a); have_tokens = true; }
-            else if (a == "--print-ids") print_ids = true;
-            else if (a == "--ignore-eos") gen.stop_at_eos = false;
-            else if (a == "--dump-logits") dump_path = args.value(a);
-            else if (a == "-h" || a == "--help") { usage(); return 0; }
-            else throw std::invalid_argument("unknown option '" + std::string(a) + "'");
-        }
-        if (gen.max_tokens < 0) throw std::invalid_argument("-n must be >= 0");
-    } catch (const std::exception& e) {
-        std::cerr << "nibble-generate: " << e.what() << "\n";
-        usage();
-        return 2;
-    }
-    if (!seed_given) gen.sampling.seed = std::random_device{}();
+    using namespace nibble;
+    const std::string program = "nibble-generate";
+    CLI::App app("Generates text from a prompt. With no -m, the built-in stories260K model.");
+    cli::setup(app, program);
+    std::string model_path, tokenizer_path, tokens_text, dump_path;
+    cli::TextInput prompt;
+    prompt.text = "Once upon a time";
+    cli::SessionFlags session_flags;
+    cli::SamplingFlags sampling;
+    int n_predict = 256;
+    bool print_ids = false, ignore_eos = false;
+    cli::add_model(app, model_path, false, "GGUF, 2023 .bin or llama2.c file (default: the built-in stories260K)");
+    cli::add_text_input(app, prompt, "prompt text");
+    app.add_option("-n,--n-predict", n_predict, "tokens to generate (-1 = until end of sequence or a full context; 0 = "
+                                                "evaluate the prompt only)")
+        ->check(CLI::Range(-1, static_cast<int>(cli::max_context)));
+    cli::add_session_flags(app, session_flags);
+    cli::add_sampling_flags(app, sampling);
+    app.add_option("--tokenizer", tokenizer_path, "tokenizer of a llama2.c checkpoint (default: tok<N>.bin or "
+                                                  "tokenizer.bin beside it)")
+        ->check(cli::regular_file());
+    auto* tokens_option = app.add_option("--tokens", tokens_text, "feed these ids (\"1 403 407\") as the prompt instead "
+                                                                  "of text (no BOS added)");
+    tokens_option->excludes(prompt.file_option);
+    app.add_flag("--print-ids", print_ids, "print the generated ids on a last line of stdout");
+    app.add_flag("--ignore-eos", ignore_eos, "keep generating past the end-of-sequence token");
+    app.add_option("--dump-logits", dump_path, "write the logits of every prompt position as float32 [n_prompt][n_vocab]");
+    if (auto rc = cli::parse(app, argc, argv)) return *rc;
 
-    try {
+    return cli::run(program, [&]() -> int {
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<Token> ids;
+        if (!tokens_text.empty() || tokens_option->count() > 0) ids = parse_ids(tokens_text);
+        const std::string text = prompt.resolve();
+
+        install_sigint_handler();  // Ctrl-C while loading cancels the load, exit 130
         const auto t0 = std::chrono::steady_clock::now();
-        nibble::Model model = model_path.empty()
-                                  ? nibble::Model::load_from_memory(nibble_default_model(), "built-in stories260K.gguf")
-                                  : nibble::Model::load(model_path, {.tokenizer_path = tokenizer_path});
+        Model model = model_path.empty() ? Model::load_from_memory(nibble_default_model(), "built-in stories260K.gguf")
+                                         : cli::load_model(model_path, session_flags.no_mmap, session_flags.mlock,
+                                                           tokenizer_path, &interrupted);
         const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        nibble::Session session(model, session_options);
+        Session session(model, session_flags.session());
+
+        GenerateOptions gen;
+        gen.sampling = sampling.options;
+        gen.sampling.seed = sampling.seed >= 0 ? static_cast<uint64_t>(sampling.seed) : std::random_device{}();
+        gen.sampling.repeat_last_n =
+            sampling.repeat_last_n < 0 ? static_cast<int>(session.context_length()) : sampling.repeat_last_n;
+        gen.max_tokens = n_predict < 0 ? static_cast<int>(session.context_length()) : n_predict;
+        gen.stop_at_eos = !ignore_eos;
         gen.keep_prompt_logits = !dump_path.empty();
 
         auto print_piece = [](std::string_view piece) {
             std::fwrite(piece.data(), 1, piece.size(), stdout);
             std::fflush(stdout);
-            return true;
+            return !interrupted.load();
         };
-        nibble::GenerateResult result;
-        if (have_tokens) {
-            const auto ids = parse_ids(tokens_text);
-            if (ids.empty()) throw nibble::Error(nibble::ErrorCode::invalid_argument, "--tokens: no ids given");
-            result = session.generate(std::span<const nibble::Token>(ids), gen, print_piece);
+        GenerateResult result;
+        if (!ids.empty()) {
+            result = session.generate(std::span<const Token>(ids), gen, print_piece);
         } else {
-            std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-            result = session.generate(prompt, gen, print_piece);
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fflush(stdout);
+            result = session.generate(text, gen, print_piece);
         }
         std::printf("\n");
         if (print_ids) {
             for (size_t i = 0; i < result.generated.size(); ++i) std::printf(i ? " %d" : "%d", result.generated[i]);
             std::printf("\n");
         }
+        std::fflush(stdout);
         if (!dump_path.empty()) {
             std::ofstream out(dump_path, std::ios::binary);
             out.write(reinterpret_cast<const char*>(result.prompt_logits.data()),
                       static_cast<std::streamsize>(result.prompt_logits.size() * sizeof(float)));
-            if (!out) throw nibble::Error(nibble::ErrorCode::io, dump_path + ": cannot write the logits");
+            if (!out) throw Error(ErrorCode::io, dump_path + ": cannot write the logits");
         }
         const auto& info = model.info();
-        std::fprintf(stderr, "\nmodel: %s (%s %s), load %.1f ms\n", info.name.c_str(), info.container.c_str(),
-                     info.architecture.c_str(), load_s * 1e3);
-        std::fprintf(stderr, "prompt: %zu tokens, %.1f tokens/s\n", result.prompt.size(),
-                     result.prompt_seconds > 0 ? static_cast<double>(result.prompt.size()) / result.prompt_seconds : 0.0);
-        std::fprintf(stderr, "generation: %zu tokens, %.1f tokens/s\n", result.generated.size(),
-                     result.generate_seconds > 0 ? static_cast<double>(result.generated.size()) / result.generate_seconds : 0.0);
-    } catch (const nibble::Error& e) {
-        std::cerr << "nibble-generate: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+        std::fprintf(stderr, "\nnibble-generate: model %s (%s %s, %s kernels)", info.name.c_str(), info.container.c_str(),
+                     info.architecture.c_str(), info.kernels.c_str());
+        print_timings(load_s, result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        if (interrupted.load()) {
+            std::fprintf(stderr, "nibble-generate: interrupted\n");
+            return 130;
+        }
+        return 0;
+    });
 }

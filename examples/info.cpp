@@ -4,22 +4,28 @@
 
 #include <nibble/nibble.hpp>
 
+#include "cli.hpp"
+
 int main(int argc, char** argv) {
-    if (argc != 2 || std::string_view(argv[1]) == "-h" || std::string_view(argv[1]) == "--help") {
-        std::cerr << "usage: nibble-info MODEL\n";
-        return 2;
-    }
-    try {
-        const auto file = nibble::probe(argv[1]);
+    const std::string program = "nibble-info";
+    CLI::App app("Describes a model file without evaluating it, or says why it cannot load (exit 1).");
+    nibble::cli::setup(app, program);
+    std::string path;
+    bool no_mmap = false, mlock = false;
+    app.add_option("MODEL", path, "GGUF, 2023 .bin or llama2.c file")->required()->check(nibble::cli::regular_file());
+    nibble::cli::add_load_flags(app, no_mmap, mlock);
+    if (auto rc = nibble::cli::parse(app, argc, argv)) return *rc;
+    return nibble::cli::run(program, [&]() -> int {
+        const auto file = nibble::probe(path);
         if (file.tensor_count == 0) {  // vocabulary-only files are valid, just not models
-            std::printf("file:            %s\ncontainer:       %s v%u\nvocab-only file: %zu tokens, no tensors\n", argv[1],
+            std::printf("file:            %s\ncontainer:       %s v%u\nvocab-only file: %zu tokens, no tensors\n", path.c_str(),
                         file.container.c_str(), file.container_version, file.vocab_size);
             return 0;
         }
-        const auto model = nibble::Model::load(argv[1]);
+        const auto model = nibble::cli::load_model(path, no_mmap, mlock);
         const auto& i = model.info();
         const double mib = 1024.0 * 1024.0;
-        std::printf("file:            %s\n", argv[1]);
+        std::printf("file:            %s\n", path.c_str());
         std::printf("container:       %s v%u\n", i.container.c_str(), i.container_version);
         std::printf("architecture:    %s\n", i.architecture.c_str());
         if (!i.name.empty()) std::printf("name:            %s\n", i.name.c_str());
@@ -56,9 +62,6 @@ int main(int argc, char** argv) {
         std::printf("KV cache:        %.2f MiB at context %u (f32)\n", kv / mib, ctx);
         std::printf("memory needed:   %.2f MiB (weights + copies + KV cache)\n",
                     (static_cast<double>(i.weight_bytes + i.resident_copies) + kv) / mib);
-    } catch (const nibble::Error& e) {
-        std::cerr << "nibble-info: cannot load: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+        return 0;
+    });
 }

@@ -27,40 +27,39 @@ std::vector<double> log_probs(std::span<const float> logits) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    using namespace nibble;
+    const std::string program = "nibble-perplexity";
+    CLI::App app("Perplexity of a model on a text, and the KL divergence from a reference model. Scores the second "
+                 "half of each CONTEXT-token chunk, as llama.cpp's perplexity does.");
+    cli::setup(app, program);
     std::string model_path, text_path, base_path;
     uint32_t context = 128;
-    int threads = 0;
-    try {
-        nibble::cli::Args args(argc, argv);
-        while (!args.done()) {
-            const std::string_view a = args.next();
-            if (a == "-m" || a == "--model") model_path = args.value(a);
-            else if (a == "-f" || a == "--file") text_path = args.value(a);
-            else if (a == "-c" || a == "--ctx-size") context = static_cast<uint32_t>(args.int_value(a));
-            else if (a == "-t" || a == "--threads") threads = args.int_value(a);
-            else if (a == "--kl-base") base_path = args.value(a);
-            else throw std::invalid_argument("unknown option '" + std::string(a) + "'");
-        }
-        if (model_path.empty() || text_path.empty()) throw std::invalid_argument("need -m MODEL and -f TEXT");
-        if (context < 4) throw std::invalid_argument("-c must be at least 4");
-    } catch (const std::exception& e) {
-        std::cerr << "nibble-perplexity: " << e.what()
-                  << "\nusage: nibble-perplexity -m MODEL -f TEXT [-c CONTEXT=128] [--kl-base REFERENCE_MODEL] [-t N]\n"
-                     "Scores the second half of each CONTEXT-token chunk, as llama.cpp's perplexity does.\n";
-        return 2;
-    }
-    try {
-        std::ifstream in(text_path, std::ios::binary);
-        if (!in) throw nibble::Error(nibble::ErrorCode::io, text_path + ": cannot open");
-        std::ostringstream buffer;
-        buffer << in.rdbuf();
-        const nibble::Model model = nibble::Model::load(model_path);
-        const auto tokens = model.tokenizer().encode(buffer.str(), {.add_bos = true});
+    cli::Threads threads;
+    bool no_mmap = false, mlock = false;
+    cli::add_model(app, model_path, true);
+    app.add_option("-f,--file", text_path, "the text to score (a regular file, at most 64 MiB)")
+        ->required()
+        ->check(cli::regular_file());
+    app.add_option("-c,--ctx-size", context, "tokens per chunk")->check(CLI::Range(4u, cli::max_context));
+    cli::add_threads(app, threads);
+    cli::add_load_flags(app, no_mmap, mlock);
+    app.add_option("--kl-base", base_path, "reference model (the same vocabulary) for the KL divergence")
+        ->check(cli::regular_file());
+    if (auto rc = cli::parse(app, argc, argv)) return *rc;
+
+    return cli::run(program, [&]() -> int {
+        const std::string text = cli::read_text_file(text_path, "--file");
+        const Model model = cli::load_model(model_path, no_mmap, mlock);
+        const SessionOptions session_options{.context_length = context,
+                                             .threads = threads.threads,
+                                             .batch_threads = threads.batch > 0 ? threads.batch : threads.threads,
+                                             .batch_size = context};
+        const auto tokens = model.tokenizer().encode(text, {.add_bos = true});
         const size_t chunks = tokens.size() / context;
         if (chunks == 0) throw nibble::Error(nibble::ErrorCode::invalid_argument, "the text is shorter than one context");
         std::optional<nibble::Model> base;
         if (!base_path.empty()) {
-            base = nibble::Model::load(base_path);
+            base = cli::load_model(base_path, no_mmap, false);
             if (base->info().n_vocab != model.info().n_vocab) {
                 throw nibble::Error(nibble::ErrorCode::invalid_argument, "the reference model has another vocabulary");
             }
@@ -72,11 +71,11 @@ int main(int argc, char** argv) {
             std::vector<nibble::Token> chunk(tokens.begin() + static_cast<ptrdiff_t>(c * context),
                                              tokens.begin() + static_cast<ptrdiff_t>((c + 1) * context));
             chunk[0] = model.tokenizer().bos();  // every chunk starts a document
-            nibble::Session session(model, {.context_length = context, .threads = threads, .batch_size = context});
+            nibble::Session session(model, session_options);
             const auto logits = session.eval(chunk, true);
             std::vector<float> base_logits;
             if (base) {
-                nibble::Session base_session(*base, {.context_length = context, .threads = threads, .batch_size = context});
+                nibble::Session base_session(*base, session_options);
                 const auto b = base_session.eval(chunk, true);
                 base_logits.assign(b.begin(), b.end());
             }
@@ -104,9 +103,6 @@ int main(int argc, char** argv) {
             std::printf("KL divergence from %s: %.6f nats/token\n", base_path.c_str(), kl / static_cast<double>(scored));
             std::printf("same top token: %.2f%%\n", 100.0 * static_cast<double>(same_top) / static_cast<double>(scored));
         }
-    } catch (const nibble::Error& e) {
-        std::cerr << "nibble-perplexity: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+        return 0;
+    });
 }

@@ -32,52 +32,54 @@ bool parse_type(std::string_view name, nibble::QuantizeOptions& options) {
     return false;
 }
 
-void usage() {
-    std::cerr << "usage: nibble-quantize INPUT OUTPUT [TYPE] [--pure] [-t N] [--ggjt 1|2|3] [--allow-requantize] [--tokenizer FILE]\n"
-                 "  INPUT   GGUF v1-v3, ggml/ggmf/ggjt/ggmm 2023 file, or llama2.c checkpoint\n"
-                 "  TYPE    a llama-quantize preset, any case: " << nibble::quantize_preset_names() << "\n"
-                 "          (each tensor typed by llama-quantize's mix rules), or q4_2;\n"
-                 "          omitted: keep every tensor's type (convert the container only)\n"
-                 "  --pure  every matrix in the preset's main type (no mix), as llama-quantize --pure\n"
-                 "  -t N    threads (default: the physical cores)\n"
-                 "  --ggjt N  write a 2023 ggjt vN LLaMA file in that version's block encoding instead of GGUF\n"
-                 "Note: q4_2 in GGUF uses its historical type id 4; only nibble reads such files.\n";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string input, output;
-    nibble::QuantizeOptions options;
-    try {
-        nibble::cli::Args args(argc, argv);
-        while (!args.done()) {
-            const std::string_view a = args.next();
-            if (a == "--ggjt") options.ggjt_version = static_cast<uint32_t>(args.int_value(a));
-            else if (a == "--allow-requantize") options.allow_requantize = true;
-            else if (a == "--pure") options.pure = true;
-            else if (a == "-t" || a == "--threads") options.threads = args.int_value(a);
-            else if (a == "--tokenizer") options.llama2c_tokenizer = args.value(a);
-            else if (a == "-h" || a == "--help") { usage(); return 0; }
-            else if (input.empty()) input = a;
-            else if (output.empty()) output = a;
-            else if (!options.type && options.preset.empty()) {
-                if (!parse_type(a, options)) throw std::invalid_argument("unknown type '" + std::string(a) + "'");
-            } else throw std::invalid_argument("unexpected argument '" + std::string(a) + "'");
-        }
-        if (input.empty() || output.empty()) throw std::invalid_argument("need INPUT and OUTPUT");
-    } catch (const std::exception& e) {
-        std::cerr << "nibble-quantize: " << e.what() << "\n";
-        usage();
-        return 2;
-    }
-    try {
-        const auto report = nibble::quantize(input, output, options,
-                                             [](size_t i, size_t n, const std::string& name, const std::string& from,
-                                                const std::string& to) {
-                                                 std::fprintf(stderr, "[%3zu/%zu] %-40s %s -> %s\n", i + 1, n, name.c_str(),
-                                                              from.c_str(), to.c_str());
-                                             });
+    using namespace nibble;
+    const std::string program = "nibble-quantize";
+    CLI::App app("Quantizes or converts a model file into GGUF (or a 2023 ggjt file).");
+    cli::setup(app, program);
+    app.footer("Note: q4_2 in GGUF uses its historical type id 4; only nibble reads such files.");
+    std::string input, output, type_name;
+    QuantizeOptions options;
+    options.threads = physical_core_count();
+    app.add_option("INPUT", input, "GGUF v1-v3, ggml/ggmf/ggjt/ggmm 2023 file, or llama2.c checkpoint")
+        ->required()
+        ->check(cli::regular_file());
+    app.add_option("OUTPUT", output, "the file to write")->required();
+    app.add_option("TYPE", type_name, "a llama-quantize preset, any case: " + quantize_preset_names() +
+                                          " (each tensor typed by llama-quantize's mix rules), or q4_2; omitted: keep "
+                                          "every tensor's type (convert the container only)")
+        ->check(CLI::Validator(
+            [](std::string& t) {
+                QuantizeOptions scratch;
+                return parse_type(t, scratch) ? std::string() : "unknown type '" + t + "'";
+            },
+            "TYPE"));
+    app.add_flag("--pure", options.pure, "every matrix in the preset's main type (no mix), as llama-quantize --pure");
+    app.add_option("-t,--threads", options.threads, "threads (default: physical cores)")
+        ->check(CLI::Range(1, cli::max_threads));
+    app.add_option("--ggjt", options.ggjt_version, "write a 2023 ggjt vN LLaMA file in that version's block encoding")
+        ->check(CLI::IsMember({1u, 2u, 3u}));
+    app.add_flag("--allow-requantize", options.allow_requantize, "re-quantize tensors that are already quantized");
+    app.add_option("--tokenizer", options.llama2c_tokenizer, "tokenizer of a llama2.c checkpoint")->check(cli::regular_file());
+    if (auto rc = cli::parse(app, argc, argv)) return *rc;
+    if (!type_name.empty()) parse_type(type_name, options);
+
+    return cli::run(program, [&]() -> int {
+        cli::ProgressDisplay bar("quantizing " + input);
+        const auto report = quantize(input, output, options,
+                                     [&bar](size_t i, size_t n, const std::string& name, const std::string& from,
+                                            const std::string& to) {
+                                         // Not a terminal: the log of what happened to each tensor, and the 10 % lines.
+                                         if (::isatty(STDERR_FILENO) != 1) {
+                                             std::fprintf(stderr, "[%3zu/%zu] %-40s %s -> %s\n", i + 1, n, name.c_str(),
+                                                          from.c_str(), to.c_str());
+                                         }
+                                         bar.update(static_cast<double>(i) / static_cast<double>(n));
+                                     });
+        bar.update(1.0);
+        bar.finish();
         for (const auto& note : report.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
         const double mib = 1024.0 * 1024.0;
         std::printf("size: %.2f MiB -> %.2f MiB (%.1f%%)\n", static_cast<double>(report.input_bytes) / mib,
@@ -88,9 +90,6 @@ int main(int argc, char** argv) {
                         t.tensors, static_cast<unsigned long long>(t.elements), t.rms_error,
                         t.rms_weight > 0 ? 100.0 * t.rms_error / t.rms_weight : 0.0, t.rms_weight);
         }
-    } catch (const nibble::Error& e) {
-        std::cerr << "nibble-quantize: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+        return 0;
+    });
 }

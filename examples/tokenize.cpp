@@ -1,54 +1,49 @@
-// nibble-tokenize: print the token ids (or pieces) of a text.
-#include <fstream>
+// nibble-tokenize: the token ids (or pieces) of a text, as llama-tokenize prints them.
+// Reads only the vocabulary (Tokenizer::load), so vocabulary-only GGUF files work.
 #include <iostream>
-#include <sstream>
 
 #include <nibble/nibble.hpp>
 
 #include "cli.hpp"
 
 int main(int argc, char** argv) {
-    std::string model_path, text, file, tokenizer_path;
-    bool have_text = false, bos = false, pieces = false;
-    try {
-        nibble::cli::Args args(argc, argv);
-        while (!args.done()) {
-            const std::string_view a = args.next();
-            if (a == "-m" || a == "--model") model_path = args.value(a);
-            else if (a == "-p" || a == "--prompt") { text = args.value(a); have_text = true; }
-            else if (a == "-f" || a == "--file") file = args.value(a);
-            else if (a == "--bos") bos = true;
-            else if (a == "--pieces") pieces = true;
-            else if (a == "--tokenizer") tokenizer_path = args.value(a);
-            else throw std::invalid_argument("unknown option '" + std::string(a) + "'");
+    using namespace nibble;
+    const std::string program = "nibble-tokenize";
+    CLI::App app("Prints the tokens of a text: by default one \"id -> 'piece'\" line per token, as llama-tokenize does.");
+    cli::setup(app, program);
+    std::string model_path, tokenizer_path;
+    cli::TextInput input;
+    bool ids_only = false, pieces = false, no_bos = false, bos = false, show_count = false;
+    cli::add_model(app, model_path, true, "model or vocabulary-only file (GGUF, 2023 .bin, llama2.c)");
+    cli::add_text_input(app, input, "text to tokenize");
+    auto* ids_flag = app.add_flag("--ids", ids_only, "print only the ids, as a list: [1, 15043, 3186]");
+    app.add_flag("--pieces", pieces, "print only the vocabulary entries, space-separated on one line")->excludes(ids_flag);
+    auto* no_bos_flag = app.add_flag("--no-bos", no_bos, "do not prepend BOS (SentencePiece vocabularies prepend it)");
+    app.add_flag("--bos", bos, "prepend BOS whatever the vocabulary")->excludes(no_bos_flag);
+    app.add_flag("--show-count", show_count, "print the number of tokens at the end");
+    app.add_option("--tokenizer", tokenizer_path, "tokenizer of a llama2.c checkpoint")->check(cli::regular_file());
+    if (auto rc = cli::parse(app, argc, argv)) return *rc;
+
+    return cli::run(program, [&]() -> int {
+        if (!input.given()) throw cli::UsageError("give the text with -p TEXT or -f FILE");
+        const std::string text = input.resolve();
+        const Tokenizer tokenizer = tokenizer_path.empty()
+                                        ? Tokenizer::load(model_path)
+                                        : Model::load(model_path, {.tokenizer_path = tokenizer_path}).tokenizer();
+        // llama-tokenize adds BOS when the vocabulary asks for it: SentencePiece ones do.
+        const bool add_bos = bos || (!no_bos && tokenizer.kind() == "llama");
+        const auto ids = tokenizer.encode(text, {.add_bos = add_bos});
+        if (ids_only) {
+            std::cout << '[';
+            for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? ", " : "") << ids[i];
+            std::cout << "]\n";
+        } else if (pieces) {
+            for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << tokenizer.token_text(ids[i]);
+            std::cout << '\n';
+        } else {
+            for (const Token id : ids) std::cout << std::setw(6) << id << " -> '" << tokenizer.piece(id) << "'\n";
         }
-        if (model_path.empty() || (have_text == !file.empty())) {
-            throw std::invalid_argument("need -m MODEL and one of -p TEXT or -f FILE");
-        }
-    } catch (const std::exception& e) {
-        std::cerr << "nibble-tokenize: " << e.what()
-                  << "\nusage: nibble-tokenize -m MODEL (-p TEXT | -f FILE) [--bos] [--pieces] [--tokenizer FILE]\n";
-        return 2;
-    }
-    try {
-        if (!file.empty()) {
-            std::ifstream in(file, std::ios::binary);
-            if (!in) throw nibble::Error(nibble::ErrorCode::io, file + ": cannot open");
-            std::ostringstream buffer;
-            buffer << in.rdbuf();
-            text = buffer.str();
-        }
-        const auto model = nibble::Model::load(model_path, {.tokenizer_path = tokenizer_path});
-        const auto ids = model.tokenizer().encode(text, {.add_bos = bos});
-        for (size_t i = 0; i < ids.size(); ++i) {
-            if (i) std::cout << ' ';
-            if (pieces) std::cout << model.tokenizer().token_text(ids[i]);
-            else std::cout << ids[i];
-        }
-        std::cout << '\n';
-    } catch (const nibble::Error& e) {
-        std::cerr << "nibble-tokenize: " << e.what() << "\n";
-        return 1;
-    }
-    return 0;
+        if (show_count) std::cout << "Total number of tokens: " << ids.size() << '\n';
+        return 0;
+    });
 }

@@ -44,28 +44,61 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest sanitizers build-asan
 
-# 3. Install, then build and run a separate project against the installed package.
-rm -rf build-prefix build-consumer
-cmake --install build --prefix "$root/build-prefix" >/dev/null
-echo "=== consumer"
+# 3. Install, then build and run a separate project against the installed package, as an
+# application would: the static library, a shared one (its exports and SONAME checked),
+# and a Debian-style libdir (lib/x86_64-linux-gnu), each through CMake and through
+# pkg-config, the consumer compiled with the compiler's default standard (no -std flag:
+# the package carries C++20).
 consumer_ok=1
-export PKG_CONFIG_PATH="$root/build-prefix/lib/pkgconfig"
-if cmake -S examples/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$root/build-prefix" >/dev/null &&
-   cmake --build build-consumer -j"$jobs" >/dev/null && out=$(build-consumer/consumer) && [[ "$out" == "Once upon a time"?* ]]; then
-  echo "cmake consumer: $out"
+# consumer NAME PREFIX LIBDIR [--static]: builds examples/consumer both ways and runs it.
+consumer() {
+  local name=$1 prefix=$2 libdir=$3 static=${4:-}
+  local dir="build-consumer/$name"
+  mkdir -p "$dir"
+  if cmake -S examples/consumer -B "$dir/cmake" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null &&
+     cmake --build "$dir/cmake" -j"$jobs" >/dev/null && out=$("$dir/cmake/consumer") && [[ "$out" == "Once upon a time"?* ]]; then
+    echo "$name: cmake consumer: $out"
+  else
+    echo "$name: cmake consumer: FAILED"; consumer_ok=0
+  fi
+  local flags model
+  flags=$(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config $static --cflags --libs nibble) &&
+    model=$(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config --variable=default_model nibble) || consumer_ok=0
+  echo "$name: pkg-config $static --cflags --libs nibble: $flags"
+  # shellcheck disable=SC2086
+  if g++ -o "$dir/consumer-pc" examples/consumer/main.cpp -DNIBBLE_MODEL="\"$model\"" $flags &&
+     out=$(LD_LIBRARY_PATH="$prefix/$libdir" "$dir/consumer-pc") && [[ "$out" == "Once upon a time"?* ]]; then
+    echo "$name: pkg-config consumer: $out"
+  else
+    echo "$name: pkg-config consumer: FAILED"; consumer_ok=0
+  fi
+}
+echo "=== consumer"
+rm -rf build-prefix build-consumer
+# The release build, installed twice: lib/ and Debian's multiarch libdir.
+cmake -S . -B build -DCMAKE_INSTALL_PREFIX="$root/build-prefix/static" -DCMAKE_INSTALL_LIBDIR=lib >/dev/null
+cmake --install build >/dev/null
+consumer static "$root/build-prefix/static" lib --static
+cmake -S . -B build -DCMAKE_INSTALL_PREFIX="$root/build-prefix/debian" -DCMAKE_INSTALL_LIBDIR=lib/x86_64-linux-gnu >/dev/null
+cmake --install build >/dev/null
+consumer debian-libdir "$root/build-prefix/debian" lib/x86_64-linux-gnu --static
+# The shared library: only what the consumer needs is built.
+cmake -S . -B build-shared -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DNIBBLE_BUILD_TESTS=OFF \
+  -DNIBBLE_BUILD_BENCH=OFF -DNIBBLE_BUILD_EXAMPLES=OFF -DCMAKE_INSTALL_PREFIX="$root/build-prefix/shared" >/dev/null
+cmake --build build-shared -j"$jobs" >/dev/null
+cmake --install build-shared >/dev/null
+so="$root/build-prefix/shared/lib/libnibble.so"
+if readelf -d "$so" | grep -q "SONAME.*\[libnibble\.so\.0\]"; then echo "shared: SONAME libnibble.so.0"; else echo "shared: SONAME wrong"; consumer_ok=0; fi
+internal=$(nm -DC --defined-only "$so" | grep -cE "nibble::(formats|kernels|detail)::" || true)
+exported=$(nm -DC --defined-only "$so" | grep -cE " nibble::" || true)
+if [ "$internal" -eq 0 ] && [ "$exported" -gt 10 ]; then
+  echo "shared: $exported nibble:: symbols exported, none internal"
 else
-  echo "cmake consumer: FAILED"; consumer_ok=0
+  echo "shared: exports $exported nibble:: symbols of which $internal internal: FAILED"; consumer_ok=0
 fi
-flags=$(pkg-config --cflags --libs nibble) && model=$(pkg-config --variable=default_model nibble) || consumer_ok=0
-echo "pkg-config --cflags --libs nibble: $flags"
-# shellcheck disable=SC2086
-if g++ -o build-consumer/consumer-pc examples/consumer/main.cpp -DNIBBLE_MODEL="\"$model\"" $flags &&
-   out=$(build-consumer/consumer-pc) && [[ "$out" == "Once upon a time"?* ]]; then
-  echo "pkg-config consumer: $out"
-else
-  echo "pkg-config consumer: FAILED"; consumer_ok=0
-fi
-unset PKG_CONFIG_PATH
+consumer shared "$root/build-prefix/shared" lib
+# The release build's install dirs back to their defaults.
+cmake -S . -B build -UCMAKE_INSTALL_PREFIX -UCMAKE_INSTALL_LIBDIR >/dev/null
 if [ "$consumer_ok" = 1 ]; then passed=$((passed + 1)); echo "consumer: ok"; else failed=$((failed + 1)); echo "consumer: FAILED"; fi
 
 # 4. aarch64: cross-compiled, tests under qemu with and without the dot-product extension.

@@ -1,6 +1,9 @@
 // Model loading: pick the reader by content, bind the architecture, describe it.
 #include <fmt/format.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <map>
 
 #include "formats/open.hpp"
@@ -17,6 +20,7 @@ const char* to_string(ErrorCode code) noexcept {
         case ErrorCode::bad_model: return "bad_model";
         case ErrorCode::invalid_argument: return "invalid_argument";
         case ErrorCode::out_of_range: return "out_of_range";
+        case ErrorCode::cancelled: return "cancelled";
     }
     return "unknown";
 }
@@ -101,11 +105,55 @@ std::shared_ptr<formats::TensorDirectory> read_any(std::shared_ptr<const formats
     return formats::read_model_file(std::move(file), options.tokenizer_path);
 }
 
+// Reads every tensor's pages in, reporting the fraction of bytes done (from `from` to
+// `to`) about every 1 %; throws cancelled when the callback says stop.
+void read_in_with_progress(const formats::TensorDirectory& dir, const std::function<bool(float)>& progress, float from,
+                           float to) {
+    uint64_t total = 0, done = 0;
+    for (const auto& t : dir.tensors()) total += t.data.size();
+    const uint64_t step = std::max<uint64_t>(total / 100, 64 << 10);
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    uint64_t next_report = 0;
+    auto report = [&](float fraction) {
+        if (!progress(fraction)) throw Error(ErrorCode::cancelled, fmt::format("{}: loading cancelled", dir.file_name()));
+    };
+    for (const auto& t : dir.tensors()) {
+        for (size_t at = 0; at < t.data.size(); at += step) {
+            const size_t n = std::min<size_t>(step, t.data.size() - at);
+            const auto begin = reinterpret_cast<uintptr_t>(t.data.data() + at) & ~(page - 1);
+            const auto end = reinterpret_cast<uintptr_t>(t.data.data() + at + n);
+            madvise(reinterpret_cast<void*>(begin), end - begin, MADV_WILLNEED);  // a hint: errors do not matter
+            unsigned char sum = 0;
+            for (uintptr_t p = begin < reinterpret_cast<uintptr_t>(t.data.data()) ? begin + page : begin; p < end; p += page) {
+                sum = static_cast<unsigned char>(sum + *reinterpret_cast<const volatile unsigned char*>(p));
+            }
+            asm volatile("" : : "r"(sum));
+            done += n;
+            if (done >= next_report) {
+                report(from + (to - from) * static_cast<float>(static_cast<double>(done) / static_cast<double>(total)));
+                next_report = done + step;
+            }
+        }
+    }
+}
+
 }  // namespace
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
     Model model;
-    model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::open(path, options.use_mmap), options));
+    if (!options.progress) {
+        model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::open(path, options.use_mmap), options));
+        return model;
+    }
+    auto step = [&](float fraction) {
+        if (!options.progress(fraction)) throw Error(ErrorCode::cancelled, fmt::format("{}: loading cancelled", path));
+    };
+    step(0.0f);
+    auto dir = read_any(formats::MappedFile::open(path, options.use_mmap), options);
+    step(0.05f);
+    read_in_with_progress(*dir, options.progress, 0.05f, 0.9f);
+    model.impl_ = detail::ModelImpl::create(std::move(dir));  // binding and repacking: the last 10 %
+    step(1.0f);
     return model;
 }
 

@@ -15,7 +15,7 @@ endfunction()
 # 1. The README's first command: no arguments, the built-in model, a story.
 run_ok(${RUN} "${BIN}/nibble-generate" -n 48)
 expect("${out}" "^Once upon a time[^\n]+" "default generation")
-expect("${err}" "generation: [0-9]+ tokens, [0-9.]+ tokens/s" "timings on stderr")
+expect("${err}" "eval time = +[0-9.]+ ms / +[0-9]+ runs +\\( +[0-9.]+ ms per token, +[0-9.]+ tokens per second\\)" "timings on stderr")
 
 # 2. Greedy ids equal llama2.c's (the expected file ships in tests/data).
 file(STRINGS "${SOURCE}/tests/data/greedy_once_upon_a_time_64.ids" lines REGEX "^[0-9]")
@@ -53,12 +53,16 @@ if(NOT size EQUAL want)
   message(FATAL_ERROR "dumped ${size} bytes of logits, expected ${want}")
 endif()
 
-# 5. nibble-tokenize prints ids without BOS unless asked.
+# 5. nibble-tokenize as llama-tokenize: BOS for a SentencePiece vocabulary unless --no-bos.
 set(MODEL "${SOURCE}/models/stories260K.gguf")
+run_ok(${RUN} "${BIN}/nibble-tokenize" -m "${MODEL}" -p "Once upon a time" --ids --no-bos)
+expect("${out}" "^\\[403, 407, 261, 378\\]\n$" "tokenize --ids --no-bos")
+run_ok(${RUN} "${BIN}/nibble-tokenize" -m "${MODEL}" -p "Once upon a time" --ids)
+expect("${out}" "^\\[1, 403, 407, 261, 378\\]\n$" "tokenize --ids")
 run_ok(${RUN} "${BIN}/nibble-tokenize" -m "${MODEL}" -p "Once upon a time")
-expect("${out}" "^403 407 261 378\n$" "tokenize")
-run_ok(${RUN} "${BIN}/nibble-tokenize" -m "${MODEL}" -p "Once upon a time" --bos)
-expect("${out}" "^1 403 407 261 378\n$" "tokenize --bos")
+expect("${out}" "^ +1 -> ''\n +403 -> ' Once'\n" "tokenize: id -> 'piece' lines")
+run_ok(${RUN} "${BIN}/nibble-tokenize" -m "${MODEL}" -p "Once upon a time" --pieces --no-bos)
+expect("${out}" "^[^ ]*Once [^ ]*upon" "tokenize --pieces")
 
 # 6. nibble-info describes a model, and says why a file cannot load (exit 1).
 run_ok(${RUN} "${BIN}/nibble-info" "${MODEL}")

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "nibble/error.hpp"
+#include "nibble/export.hpp"
 #include "nibble/tensor_type.hpp"
 
 namespace nibble {
@@ -35,7 +36,7 @@ struct EncodeOptions {
 
 /// Text <-> token ids for a model's vocabulary. Cheap to copy (shared, immutable);
 /// thread-safe.
-class Tokenizer {
+class NIBBLE_API Tokenizer {
 public:
     /// The tokenizer of a model file, without loading its weights (vocab-only GGUF
     /// files included). Throws Error when the file has none or cannot be read.
@@ -68,6 +69,11 @@ private:
 struct LoadOptions {
     bool use_mmap = true;        ///< map the file (false: read it into memory)
     std::string tokenizer_path{};  ///< llama2.c checkpoints: tokenizer file (default: tok<N>.bin or tokenizer.bin beside it)
+    /// Called from the loading thread with the fraction done (0 to 1, rising, 1 last);
+    /// returning false cancels the load, which then throws Error(ErrorCode::cancelled).
+    /// With a callback, the tensors' pages are read in (faulted) during the load, so the
+    /// fraction follows the bytes read; without one, pages not needed yet stay on disk.
+    std::function<bool(float fraction)> progress{};
 };
 
 /// Hyperparameters and facts about a loaded model.
@@ -96,7 +102,7 @@ struct ModelInfo {
 };
 
 /// A loaded model: immutable, thread-safe, cheap to copy (shared ownership).
-class Model {
+class NIBBLE_API Model {
 public:
     /// Opens a GGUF file or a llama2.c checkpoint. Throws Error naming the file and
     /// what is wrong with it.
@@ -133,7 +139,7 @@ struct SamplingOptions {
 };
 
 /// Picks tokens from logits. One thread at a time.
-class Sampler {
+class NIBBLE_API Sampler {
 public:
     explicit Sampler(SamplingOptions options = {});
     /// Chooses a token from `logits` (one per vocabulary entry), applying the penalty
@@ -173,7 +179,7 @@ using PieceCallback = std::function<bool(std::string_view piece)>;
 
 /// One conversation's state: the KV cache and the current position. Owns its
 /// buffers; keeps its Model alive. Use from one thread at a time.
-class Session {
+class NIBBLE_API Session {
 public:
     explicit Session(Model model, SessionOptions options = {});
     ~Session();
@@ -216,7 +222,7 @@ struct FileInfo {
 };
 
 /// Reads the container and metadata of `path`. Throws Error when the file cannot be parsed.
-FileInfo probe(const std::string& path);
+NIBBLE_API FileInfo probe(const std::string& path);
 
 /// How nibble::quantize rewrites a model.
 struct QuantizeOptions {
@@ -253,23 +259,23 @@ struct QuantizeReport {
 using QuantizeProgress = std::function<void(size_t, size_t, const std::string&, const std::string&, const std::string&)>;
 
 /// Whether `name` is a preset QuantizeOptions::preset accepts (any case).
-bool is_quantize_preset(std::string_view name);
+NIBBLE_API bool is_quantize_preset(std::string_view name);
 
 /// The preset names, comma-separated (for messages).
-std::string quantize_preset_names();
+NIBBLE_API std::string quantize_preset_names();
 
 /// Reads any model file nibble reads and writes it quantized as `options` say.
 /// Norms, biases and other 1-D tensors stay f32; matrices whose rows are not a
 /// multiple of 32 stay in a wider type (f16 from float sources), listed in the notes.
 /// Throws Error for unreadable input, unwritable output or a refused re-quantization.
-QuantizeReport quantize(const std::string& input, const std::string& output, const QuantizeOptions& options,
+NIBBLE_API QuantizeReport quantize(const std::string& input, const std::string& output, const QuantizeOptions& options,
                         const QuantizeProgress& progress = {});
 
 /// Library version, "MAJOR.MINOR.PATCH".
-const char* version() noexcept;
+NIBBLE_API const char* version() noexcept;
 
 /// Physical cores this process may run on (SMT siblings counted once): the default
 /// thread count, since a second hyperthread adds little to bandwidth-bound work.
-int physical_core_count();
+NIBBLE_API int physical_core_count();
 
 }  // namespace nibble
