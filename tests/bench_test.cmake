@@ -73,6 +73,15 @@ if(PYTHON)
   if(png_size LESS 1000)
     message(FATAL_ERROR "report.py wrote no plot")
   endif()
+  # compare.py alternates two llama-bench-compatible programs on one file (here nibble-bench
+  # twice: the peer is never part of the suite) and prints the ratio table.
+  if(NOT RUN)
+    run_ok("${PYTHON}" "${SOURCE}/bench/compare.py" "${BIN}/nibble-bench" "${BIN}/nibble-bench"
+           "${WORK}/nibble-synthetic-custom_e256_l2_h4_kv2_ff512_v512-Q4_K_M.gguf" -p 8 -n 4 -t 1 -r 2 --json "${WORK}/compare.json")
+    if(NOT out MATCHES "\\| pp8 \\| 1 \\| [0-9.]+ \\| [0-9.]+ \\| [0-9.]+x \\|" OR NOT out MATCHES "\\| tg4 \\| 1 \\|")
+      message(FATAL_ERROR "compare.py table:\n${out}")
+    endif()
+  endif()
 endif()
 
 if(EXISTS "${BIN}/nibble-bench-kernels")
