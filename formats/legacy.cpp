@@ -49,6 +49,9 @@ enum class VocabKind { plain, scored, mpt_flagged };
 
 Vocab read_vocab(ByteCursor& cur, uint32_t n_vocab, VocabKind kind) {
     if (n_vocab > cur.remaining() / 4) cur.fail(fmt::format("vocabulary of {} entries cannot fit in the file", n_vocab));
+    if (n_vocab > max_vocabulary) {
+        cur.fail(fmt::format("vocabulary of {} entries is more than nibble accepts ({})", n_vocab, max_vocabulary));
+    }
     Vocab v;
     v.texts.reserve(n_vocab);
     for (uint32_t i = 0; i < n_vocab; ++i) {

@@ -55,6 +55,13 @@ void read_llama2c_tokenizer(const MappedFile& file, uint32_t n_vocab, Metadata& 
     ByteCursor cur(file.bytes(), file.name());
     const auto max_len = cur.read<int32_t>("max_token_length");
     if (max_len <= 0 || max_len > 65536) cur.fail_at(0, fmt::format("max_token_length {} is implausible", max_len));
+    if (n_vocab > max_vocabulary) {
+        cur.fail_at(0, fmt::format("a vocabulary of {} entries is more than nibble accepts ({})", n_vocab, max_vocabulary));
+    }
+    // Each entry takes at least 8 bytes (score, length): refuse a count the file cannot hold before reserving.
+    if (n_vocab > cur.remaining() / 8) {
+        cur.fail(fmt::format("{} tokens cannot fit in the {} bytes that remain", n_vocab, cur.remaining()));
+    }
     std::vector<std::string> tokens;
     std::vector<float> scores;
     std::vector<int32_t> types;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "formats/atomic_file.hpp"
 #include "formats/gguf.hpp"
 #include "formats/legacy.hpp"
 #include "formats/open.hpp"
@@ -50,7 +51,9 @@ QuantizeReport quantize(const std::string& input, const std::string& output, con
     if (options.type && !tensor_type_info(static_cast<uint32_t>(*options.type))->computable) {
         throw Error(ErrorCode::invalid_argument, "quantize: unsupported target type");
     }
-    const auto source = formats::read_model_file(formats::MappedFile::open(input), options.llama2c_tokenizer);
+    const auto input_file = formats::MappedFile::open(input);
+    formats::refuse_same_file(output, *input_file);
+    const auto source = formats::read_model_file(input_file, options.llama2c_tokenizer);
 
     auto result = std::make_shared<formats::TensorDirectory>();
     for (const auto& [key, value] : source->metadata.entries()) {
@@ -114,10 +117,10 @@ QuantizeReport quantize(const std::string& input, const std::string& output, con
         writer.add_all(*result);
         bytes = writer.bytes();
     }
-    std::FILE* f = std::fopen(output.c_str(), "wb");
-    if (f == nullptr) throw Error(ErrorCode::io, fmt::format("{}: cannot create", output));
-    const size_t written = std::fwrite(bytes.data(), 1, bytes.size(), f);
-    if (std::fclose(f) != 0 || written != bytes.size()) throw Error(ErrorCode::io, fmt::format("{}: write failed", output));
+    input_file->check_intact();  // a source that shrank while read gave zeros: write nothing
+    formats::AtomicFile out(output);  // a temporary file beside `output`, renamed when complete
+    out.write(bytes.data(), bytes.size());
+    out.commit();
     report.output_bytes = bytes.size();
     for (const auto& [type, s] : sums) {
         report.per_type.push_back({type, s.tensors, s.elements, std::sqrt(s.squared_error / static_cast<double>(s.elements)),

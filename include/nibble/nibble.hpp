@@ -113,12 +113,19 @@ private:
     std::shared_ptr<const detail::ModelImpl> impl_;
 };
 
-/// Per-session settings.
+/// Limits of SessionOptions: larger values are refused with Error(invalid_argument).
+inline constexpr uint32_t max_context_length = 1u << 20;
+inline constexpr uint32_t max_batch_size = 1u << 16;
+inline constexpr int max_session_threads = 1024;
+
+/// Per-session settings. The Session constructor computes the memory they need and
+/// throws Error(out_of_range), saying how much, when the machine has less; values
+/// beyond the limits above (or negative thread counts) throw Error(invalid_argument).
 struct SessionOptions {
     uint32_t context_length = 0;  ///< KV cache positions; 0 = the model's training context, at most 4096
     int threads = 0;              ///< generation threads; 0 = physical_core_count()
     int batch_threads = 0;        ///< prompt-processing threads; 0 = same as threads
-    uint32_t batch_size = 64;     ///< tokens evaluated together while ingesting a prompt
+    uint32_t batch_size = 64;     ///< tokens evaluated together while ingesting a prompt (at most context_length)
 };
 
 /// How the next token is chosen. temperature <= 0 means greedy (argmax).
