@@ -51,6 +51,24 @@ bool looks_like_llama2c(std::span<const std::byte> bytes) noexcept {
     return layout && sizeof(Llama2cHeader) + layout->total_floats * 4 == bytes.size();
 }
 
+std::string llama2c_mismatch(std::span<const std::byte> bytes) {
+    if (bytes.size() < sizeof(Llama2cHeader)) {
+        return fmt::format("{} bytes is too short for a llama2.c header", bytes.size());
+    }
+    const Llama2cHeader h = read_header(bytes);
+    const auto layout = layout_of(h);
+    if (!layout) {
+        return fmt::format("implausible llama2.c header (dim {}, hidden {}, layers {}, heads {}, kv heads {}, vocab {}, "
+                           "seq_len {})",
+                           h.dim, h.hidden_dim, h.n_layers, h.n_heads, h.n_kv_heads, h.vocab_size, h.seq_len);
+    }
+    const auto expected = sizeof(Llama2cHeader) + layout->total_floats * 4;
+    if (expected != bytes.size()) {
+        return fmt::format("llama2.c header implies {} bytes but the file has {}", static_cast<uint64_t>(expected), bytes.size());
+    }
+    return {};
+}
+
 void read_llama2c_tokenizer(const MappedFile& file, uint32_t n_vocab, Metadata& metadata) {
     ByteCursor cur(file.bytes(), file.name());
     const auto max_len = cur.read<int32_t>("max_token_length");

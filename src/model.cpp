@@ -104,19 +104,28 @@ std::shared_ptr<formats::TensorDirectory> read_any(std::shared_ptr<const formats
 }  // namespace
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
-    Model model;
-    model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::open(path, options.use_mmap), options));
-    return model;
+    return detail::translate_allocation_failure(path, [&] {
+        Model model;
+        const auto file = formats::MappedFile::open(path, options.use_mmap);
+        model.impl_ = detail::ModelImpl::create(read_any(file, options));
+        file->check_intact();  // the file shrank while its weights were read or repacked
+        return model;
+    });
 }
 
 Model Model::load_from_memory(std::span<const std::byte> bytes, const std::string& name) {
-    Model model;
-    model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::borrow(bytes, name), {}));
-    return model;
+    return detail::translate_allocation_failure(name, [&] {
+        Model model;
+        model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::borrow(bytes, name), {}));
+        return model;
+    });
 }
 
 FileInfo probe(const std::string& path) {
-    const auto dir = formats::read_model_file(formats::MappedFile::open(path));
+    return detail::translate_allocation_failure(path, [&] {
+    const auto file = formats::MappedFile::open(path);
+    const auto dir = formats::read_model_file(file);
+    file->check_intact();
     FileInfo info;
     info.container = dir->container;
     info.container_version = dir->version;
@@ -129,13 +138,18 @@ FileInfo probe(const std::string& path) {
     info.file_bytes = dir->file ? dir->file->size() : 0;
     info.converted_bytes = dir->owned_bytes();
     return info;
+    });
 }
 
 Tokenizer Tokenizer::load(const std::string& path) {
-    const auto dir = read_any(formats::MappedFile::open(path), {});
-    Tokenizer t = detail::ModelImpl::make_tokenizer(dir->metadata, path);
-    if (t.vocab_size() == 0) throw Error(ErrorCode::bad_model, fmt::format("{}: the file has no tokenizer", path));
-    return t;
+    return detail::translate_allocation_failure(path, [&] {
+        const auto file = formats::MappedFile::open(path);
+        const auto dir = read_any(file, {});
+        Tokenizer t = detail::ModelImpl::make_tokenizer(dir->metadata, path);
+        file->check_intact();
+        if (t.vocab_size() == 0) throw Error(ErrorCode::bad_model, fmt::format("{}: the file has no tokenizer", path));
+        return t;
+    });
 }
 
 const ModelInfo& Model::info() const noexcept { return impl_->info; }

@@ -11,6 +11,7 @@
 #include "formats/open.hpp"
 #include "kernels/kernels.hpp"
 #include "nibble/nibble.hpp"
+#include "src/model_impl.hpp"
 
 namespace nibble {
 namespace {
@@ -42,8 +43,9 @@ struct ErrorSums {
 
 }  // namespace
 
-QuantizeReport quantize(const std::string& input, const std::string& output, const QuantizeOptions& options,
-                        const QuantizeProgress& progress) {
+namespace {
+QuantizeReport quantize_file(const std::string& input, const std::string& output, const QuantizeOptions& options,
+                             const QuantizeProgress& progress) {
     using formats::QuantEra;
     if (options.ggjt_version > 3) throw Error(ErrorCode::invalid_argument, fmt::format("ggjt version {} does not exist", options.ggjt_version));
     const bool to_ggjt = options.ggjt_version != 0;
@@ -127,6 +129,12 @@ QuantizeReport quantize(const std::string& input, const std::string& output, con
                                    std::sqrt(s.squared_weight / static_cast<double>(s.elements))});
     }
     return report;
+}
+}  // namespace
+
+QuantizeReport quantize(const std::string& input, const std::string& output, const QuantizeOptions& options,
+                        const QuantizeProgress& progress) {
+    return detail::translate_allocation_failure(input, [&] { return quantize_file(input, output, options, progress); });
 }
 
 }  // namespace nibble

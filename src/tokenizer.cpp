@@ -268,6 +268,8 @@ Tokenizer ModelImpl::make_tokenizer(const formats::Metadata& m, const std::strin
 
 namespace nibble {
 
+using detail::translate_allocation_failure;
+
 namespace {
 const detail::TokenizerImpl& checked(const std::shared_ptr<const detail::TokenizerImpl>& impl) {
     if (!impl) throw Error(ErrorCode::invalid_argument, "Tokenizer: empty (default-constructed); use Tokenizer::load or a Model's");
@@ -278,23 +280,27 @@ const detail::TokenizerImpl& checked(const std::shared_ptr<const detail::Tokeniz
 std::vector<Token> Tokenizer::encode(std::string_view text, EncodeOptions options) const {
     checked(impl_);
     if (impl_->kind == "none") throw Error(ErrorCode::unsupported, "this model has no tokenizer");
-    std::vector<Token> out;
-    if (options.add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
-    auto body = impl_->encode(text);
-    out.insert(out.end(), body.begin(), body.end());
-    if (options.add_eos && impl_->eos >= 0) out.push_back(impl_->eos);
-    return out;
+    return translate_allocation_failure("Tokenizer::encode", [&] {
+        std::vector<Token> out;
+        if (options.add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
+        auto body = impl_->encode(text);
+        out.insert(out.end(), body.begin(), body.end());
+        if (options.add_eos && impl_->eos >= 0) out.push_back(impl_->eos);
+        return out;
+    });
 }
 
 std::string Tokenizer::decode(std::span<const Token> tokens) const {
     checked(impl_);
-    std::string out;
-    for (Token t : tokens) {
-        impl_->check_id(t);
-        out += impl_->pieces[static_cast<size_t>(t)];
-    }
-    if (impl_->add_space_prefix && !out.empty() && out.front() == ' ') out.erase(0, 1);
-    return out;
+    return translate_allocation_failure("Tokenizer::decode", [&] {
+        std::string out;
+        for (Token t : tokens) {
+            impl_->check_id(t);
+            out += impl_->pieces[static_cast<size_t>(t)];
+        }
+        if (impl_->add_space_prefix && !out.empty() && out.front() == ' ') out.erase(0, 1);
+        return out;
+    });
 }
 
 std::string Tokenizer::piece(Token id) const {

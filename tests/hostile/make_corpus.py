@@ -333,10 +333,12 @@ def llama2c_cases():
     for label, i, v in edits:
         h = list(hdr)
         h[i] = v
-        emit(f"llama2c-{label}.bin", struct.pack("<7i", *h) + body, "llama2.c", f"llama2.c header {names[i]} = {v}")
+        emit(f"llama2c-{label}.bin", struct.pack("<7i", *h) + body, "implausible llama2.c header|llama2.c header implies",
+             f"llama2.c header {names[i]} = {v}")
     for cut in [27, 28, 29, len(base) // 2, len(base) - 4, len(base) - 1]:
-        emit(f"llama2c-trunc-{cut}.bin", base[:cut], "llama2.c|unknown magic|end of file", f"llama2.c truncated to {cut}")
-    emit("llama2c-extra.bin", base + b"\0" * 4, "llama2.c", "4 bytes appended")
+        emit(f"llama2c-trunc-{cut}.bin", base[:cut], "llama2.c header implies|too short for a llama2.c header",
+             f"llama2.c truncated to {cut}")
+    emit("llama2c-extra.bin", base + b"\0" * 4, "llama2.c header implies", "4 bytes appended")
 
     # the tokenizer file beside a real checkpoint
     ckpt = os.path.join(fixtures, "stories260K/stories260K.bin")
