@@ -8,6 +8,7 @@ packages=(
   libxsimd-dev xtl-dev libfmt-dev catch2 libbenchmark-dev libomp-dev libpcre2-dev
   g++-aarch64-linux-gnu qemu-user
   python3 python3-matplotlib
+  clang libclang-rt-14-dev
   libpcre2-dev:arm64
 )
 
