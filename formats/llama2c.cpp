@@ -200,6 +200,7 @@ std::unique_ptr<TensorDirectory> read_llama2c(std::shared_ptr<const MappedFile> 
     if (!tok_path.empty()) {
         const auto tok_file = MappedFile::open(tok_path);
         read_llama2c_tokenizer(*tok_file, static_cast<uint32_t>(vocab), m);
+        tok_file->check_intact();  // a tokenizer file that shrank while read gave zeros
     }
     return dir;
 }
