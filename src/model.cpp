@@ -106,9 +106,11 @@ std::shared_ptr<formats::TensorDirectory> read_any(std::shared_ptr<const formats
 Model Model::load(const std::string& path, const LoadOptions& options) {
     return detail::translate_allocation_failure(path, [&] {
         Model model;
-        const auto file = formats::MappedFile::open(path, options.use_mmap);
-        model.impl_ = detail::ModelImpl::create(read_any(file, options));
-        file->check_intact();  // the file shrank while its weights were read or repacked
+        // No other reference to the file: a copy read without mmap is then the model's
+        // alone, and its matrices are packed in place (TensorDirectory::exclusive_bytes).
+        model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::open(path, options.use_mmap), options));
+        // The file shrank while its weights were read or repacked.
+        if (model.impl_->directory->file) model.impl_->directory->file->check_intact();
         return model;
     });
 }
