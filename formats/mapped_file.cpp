@@ -171,8 +171,8 @@ std::shared_ptr<const MappedFile> MappedFile::copy(std::span<const std::byte> by
 
 void MappedFile::check_intact() const {
     if (shrank()) {
-        throw Error(ErrorCode::io, fmt::format("{}: the file shrank while mapped; bytes past its new end read as zeros, "
-                                               "so what was read from it is void",
+        throw Error(ErrorCode::io, fmt::format("{}: the file shrank (or a page of it could not be read) while mapped; "
+                                               "those bytes read as zeros, so what was read from it is void",
                                                name_));
     }
 }
