@@ -11,7 +11,6 @@ import shutil
 import struct
 import sys
 
-fixtures = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
 corpus = os.path.join(here, "corpus")
 
@@ -21,28 +20,6 @@ def out(reader, name, data):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name), "wb") as f:
         f.write(data)
-
-
-def fixture(path, limit=None):
-    with open(os.path.join(fixtures, path), "rb") as f:
-        return f.read() if limit is None else f.read(limit)
-
-
-shutil.rmtree(corpus, ignore_errors=True)
-# GGUF: three small models (v3, three families), headers of a v1 file and a vocabulary.
-for path in ["stories260K/llamacpp/stories260K.q4_0.gguf", "arch/tiny-falcon7b.q4_0.gguf", "arch/tiny-mpt.q4_0.gguf"]:
-    out("gguf", os.path.basename(path), fixture(path))
-out("gguf", "stories260K-v1-head.gguf", fixture("stories260K/stories260K-f32-gguf-v1.gguf", 16384))
-out("gguf", "falcon-vocab-v2-head.gguf", fixture("legacy/ggml-vocab-falcon-gguf-v2-ff5a3f0.gguf", 16384))
-
-# Legacy: the two small GPT4All files whole, the first bytes of every other container.
-for path in ["legacy/gptj/tiny-gptj-ggml-q4_0.bin", "legacy/mpt/tiny-mpt-ggmm-q4_2.bin"]:
-    out("legacy", os.path.basename(path), fixture(path))
-for path in ["legacy/falcon/tiny-falcon-g4a-f32.bin", "legacy/llama/tiny-llama-ggjt-v1-q4_0.bin",
-             "legacy/llama/tiny-llama-ggjt-v2-q4_0.bin", "legacy/llama/tiny-llama-ggjt-v3-q4_0.bin",
-             "legacy/llama/tiny-llama-ggmf-v1-q4_0.bin", "legacy/llama/tiny-llama-ggml-q4_1.bin",
-             "legacy/ggml-vocab-nomagic-eb34620.bin"]:
-    out("legacy", os.path.basename(path) + ".head", fixture(path, 32768))
 
 
 def llama2c(dim, hidden, layers, heads, kv_heads, vocab, seq_len, seed):
@@ -57,7 +34,27 @@ def llama2c(dim, hidden, layers, heads, kv_heads, vocab, seq_len, seed):
     return struct.pack("<7i", dim, hidden, layers, heads, kv_heads, vocab, seq_len) + body
 
 
-if __name__ == "__main__":
+def main(fixtures):
+    def fixture(path, limit=None):
+        with open(os.path.join(fixtures, path), "rb") as f:
+            return f.read() if limit is None else f.read(limit)
+
+    shutil.rmtree(corpus, ignore_errors=True)
+    # GGUF: three small models (v3, three families), headers of a v1 file and a vocabulary.
+    for path in ["stories260K/llamacpp/stories260K.q4_0.gguf", "arch/tiny-falcon7b.q4_0.gguf", "arch/tiny-mpt.q4_0.gguf"]:
+        out("gguf", os.path.basename(path), fixture(path))
+    out("gguf", "stories260K-v1-head.gguf", fixture("stories260K/stories260K-f32-gguf-v1.gguf", 16384))
+    out("gguf", "falcon-vocab-v2-head.gguf", fixture("legacy/ggml-vocab-falcon-gguf-v2-ff5a3f0.gguf", 16384))
+
+    # Legacy: the two small GPT4All files whole, the first bytes of every other container.
+    for path in ["legacy/gptj/tiny-gptj-ggml-q4_0.bin", "legacy/mpt/tiny-mpt-ggmm-q4_2.bin"]:
+        out("legacy", os.path.basename(path), fixture(path))
+    for path in ["legacy/falcon/tiny-falcon-g4a-f32.bin", "legacy/llama/tiny-llama-ggjt-v1-q4_0.bin",
+                 "legacy/llama/tiny-llama-ggjt-v2-q4_0.bin", "legacy/llama/tiny-llama-ggjt-v3-q4_0.bin",
+                 "legacy/llama/tiny-llama-ggmf-v1-q4_0.bin", "legacy/llama/tiny-llama-ggml-q4_1.bin",
+                 "legacy/ggml-vocab-nomagic-eb34620.bin"]:
+        out("legacy", os.path.basename(path) + ".head", fixture(path, 32768))
+
     out("llama2c", "tiny-shared.bin", llama2c(8, 16, 1, 2, 1, 16, 4, 1))
     out("llama2c", "tiny-separate.bin", llama2c(8, 12, 2, 2, 2, -16, 4, 2))
 
@@ -67,7 +64,10 @@ if __name__ == "__main__":
     out("llama2c_tokenizer", "tok512-first300.bin", struct.pack("<H", 299) + tok)
 
     # Tokenizer text: the first byte picks the tokenizer; the reference test strings.
-    with open(os.path.join(fixtures, "tokenizer/ggml-vocab-gpt-2.gguf.inp"), "rb") as f:
-        strings = f.read().split(b"\n__ggml_vocab_test__\n")
+    strings = fixture("tokenizer/ggml-vocab-gpt-2.gguf.inp").split(b"\n__ggml_vocab_test__\n")
     for i, s in enumerate(strings[:40]):
         out("tokenizer", "inp-%02d" % i, bytes([i % 4]) + s[:512])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
