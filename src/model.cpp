@@ -154,7 +154,14 @@ Tokenizer Tokenizer::load(const std::string& path) {
     });
 }
 
-const ModelInfo& Model::info() const noexcept { return impl_->info; }
-const Tokenizer& Model::tokenizer() const noexcept { return impl_->tokenizer; }
+// A default-constructed Model is empty: empty facts, a tokenizer whose use is an Error.
+const ModelInfo& Model::info() const noexcept {
+    static const ModelInfo none;
+    return impl_ ? impl_->info : none;
+}
+const Tokenizer& Model::tokenizer() const noexcept {
+    static const Tokenizer none;
+    return impl_ ? impl_->tokenizer : none;
+}
 
 }  // namespace nibble

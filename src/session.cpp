@@ -120,12 +120,20 @@ Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
-uint32_t Session::position() const noexcept { return impl_->position; }
-uint32_t Session::context_length() const noexcept { return impl_->state.n_ctx; }
-void Session::reset() noexcept { impl_->position = 0; }
-const Model& Session::model() const noexcept { return impl_->model; }
+// A moved-from Session has no state: its getters give empty values, eval and
+// generate an Error.
+uint32_t Session::position() const noexcept { return impl_ ? impl_->position : 0; }
+uint32_t Session::context_length() const noexcept { return impl_ ? impl_->state.n_ctx : 0; }
+void Session::reset() noexcept {
+    if (impl_) impl_->position = 0;
+}
+const Model& Session::model() const noexcept {
+    static const Model none;
+    return impl_ ? impl_->model : none;
+}
 
 std::span<const float> Session::eval(std::span<const Token> tokens, bool all_logits) {
+    if (!impl_) throw Error(ErrorCode::invalid_argument, "eval: this Session was moved from");
     detail::SessionImpl& s = *impl_;
     const uint32_t n_vocab = s.m.config.n_vocab;
     if (tokens.empty()) throw Error(ErrorCode::invalid_argument, "eval: no tokens");
@@ -168,6 +176,7 @@ std::span<const float> Session::eval(std::span<const Token> tokens, bool all_log
 }
 
 GenerateResult Session::generate(std::string_view prompt, const GenerateOptions& options, const PieceCallback& on_piece) {
+    if (!impl_) throw Error(ErrorCode::invalid_argument, "generate: this Session was moved from");
     const auto ids = impl_->model.tokenizer().encode(prompt, {.add_bos = options.add_bos});
     if (ids.empty()) throw Error(ErrorCode::invalid_argument, "generate: the prompt is empty and no BOS token is added");
     return generate(std::span<const Token>(ids), options, on_piece);
@@ -177,6 +186,7 @@ GenerateResult Session::generate(std::span<const Token> prompt, const GenerateOp
     using clock = std::chrono::steady_clock;
     if (prompt.empty()) throw Error(ErrorCode::invalid_argument, "generate: empty prompt");
     if (options.max_tokens < 0) throw Error(ErrorCode::invalid_argument, "generate: max_tokens is negative");
+    if (!impl_) throw Error(ErrorCode::invalid_argument, "generate: this Session was moved from");
     const Tokenizer& tokenizer = impl_->model.tokenizer();
     GenerateResult result;
     result.prompt.assign(prompt.begin(), prompt.end());

@@ -238,6 +238,25 @@ TEST_CASE("a default-constructed Tokenizer gives Errors, not a segfault", "[reli
     CHECK_FALSE(error_of([&] { empty.token_text(1); }).empty());
 }
 
+TEST_CASE("an empty Model and a moved-from Session give empty values and Errors, not a segfault", "[reliability]") {
+    const Model empty;
+    CHECK(empty.info().n_vocab == 0);
+    CHECK(empty.tokenizer().vocab_size() == 0);
+    CHECK_FALSE(error_of([&] { empty.tokenizer().encode("x"); }).empty());
+    CHECK_THAT(error_of([&] { Session s(empty); }), Catch::Contains("empty"));
+    Session session(Model::load(default_model_path()), {.context_length = 16, .threads = 1});
+    Session moved = std::move(session);
+    const Token one[] = {1};
+    CHECK(session.position() == 0);  // NOLINT(bugprone-use-after-move): the point of the test
+    CHECK(session.context_length() == 0);
+    session.reset();
+    CHECK(session.model().info().n_vocab == 0);
+    CHECK_THAT(error_of([&] { session.eval(one); }), Catch::Contains("moved from"));
+    CHECK_THAT(error_of([&] { session.generate(std::span<const Token>(one), {}); }), Catch::Contains("moved from"));
+    CHECK_THAT(error_of([&] { session.generate("Once", {}); }), Catch::Contains("moved from"));
+    CHECK(moved.eval(one).size() == 512);
+}
+
 // ---- mapped files that shrink ----
 
 TEST_CASE("a mapping of a file that shrinks reads zeros and reports it, instead of SIGBUS", "[reliability]") {
