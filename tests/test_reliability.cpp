@@ -15,6 +15,9 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "formats/gguf.hpp"
 #include "formats/open.hpp"
@@ -317,6 +320,51 @@ TEST_CASE("probe, convert and quantize of a file truncated under them give Error
     CHECK(run.outcome == ChildRun::Outcome::error);
     CHECK_THAT(run.message, Catch::Contains("shrank"));
     CHECK_FALSE(fs::exists(tmp.path / "out.gguf"));
+}
+
+TEST_CASE("reading tools survive a file that shrinks and grows under them", "[reliability]") {
+    // A writer thread truncates the model to random lengths and writes it back, while
+    // probe, the GGUF writer (nibble-convert) and quantize (nibble-quantize) read it.
+    // Each must return or throw an Error; a SIGBUS would end the child process.
+    TempDir tmp;
+    const fs::path path = tmp.path / "model.gguf";
+    fs::copy_file(default_model_path(), path);
+    const auto original = read_file(path.string());
+    const auto run = run_in_child([&] {
+        std::atomic<bool> stop{false};
+        std::thread writer([&] {
+            uint64_t state = 12345;
+            while (!stop.load()) {
+                state = state * 6364136223846793005ull + 1442695040888963407ull;
+                fs::resize_file(path, (state >> 33) % original.size());
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+                write_bytes(path, original);
+            }
+        });
+        size_t done = 0, errors = 0;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+        while (std::chrono::steady_clock::now() < until) {
+            for (int step = 0; step < 3; ++step) {
+                try {
+                    if (step == 0) (void)probe(path.string());
+                    if (step == 1) {
+                        GgufWriter writer;
+                        writer.add_all(*read_model_file(MappedFile::open(path.string())));
+                        writer.write((tmp.path / "converted.gguf").string());
+                    }
+                    if (step == 2) quantize(path.string(), (tmp.path / "q8.gguf").string(), {.type = TensorType::q8_0});
+                    ++done;
+                } catch (const Error&) {
+                    ++errors;
+                }
+            }
+        }
+        stop = true;
+        writer.join();
+        if (done + errors == 0) throw std::runtime_error("nothing ran");
+    });
+    CHECK(run.outcome == ChildRun::Outcome::returned);
+    INFO(run.message);
 }
 
 // ---- memory bounded by the file ----
