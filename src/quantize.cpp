@@ -41,9 +41,6 @@ struct ErrorSums {
     double squared_error = 0, squared_weight = 0;
 };
 
-}  // namespace
-
-namespace {
 QuantizeReport quantize_file(const std::string& input, const std::string& output, const QuantizeOptions& options,
                              const QuantizeProgress& progress) {
     using formats::QuantEra;
