@@ -19,7 +19,8 @@ namespace {
 using namespace nibble;
 using namespace nibble::kernels;
 
-constexpr TensorType weight_types[] = {TensorType::f32, TensorType::f16, TensorType::q4_0,
+constexpr TensorType weight_types[] = {TensorType::f32, TensorType::f16, TensorType::bf16, TensorType::q4_0, TensorType::q5_0, TensorType::q5_1, TensorType::iq4_nl,
+                                       TensorType::q2_K, TensorType::q3_K, TensorType::q4_K, TensorType::q5_K, TensorType::q6_K, TensorType::iq4_xs,
                                        TensorType::q4_1, TensorType::q4_2, TensorType::q8_0};
 
 std::string type_name(TensorType t) { return tensor_type_name(static_cast<uint32_t>(t)); }
@@ -98,15 +99,7 @@ void dot_benchmark(benchmark::State& state, const KernelTable* table, TensorType
     const MatrixView w{t, m.plain.data(), 1, n, row_bytes(t, n), 0};
     // The dot alone: activations converted once, outside the loop.
     matmul(*table, w, x.data(), 1, y.data(), act, 1);
-    float (*dot)(const void*, const void*, size_t) = nullptr;
-    switch (t) {
-        case TensorType::f32: dot = table->dot_f32; break;
-        case TensorType::f16: dot = table->dot_f16; break;
-        case TensorType::q4_0: dot = table->dot_q4_0; break;
-        case TensorType::q4_1: dot = table->dot_q4_1; break;
-        case TensorType::q4_2: dot = table->dot_q4_2; break;
-        default: dot = table->dot_q8_0; break;
-    }
+    const DotRow dot = type_kernels(*table, t)->dot;
     for (auto _ : state) benchmark::DoNotOptimize(dot(m.plain.data(), act.data(), n));
     const double iterations = static_cast<double>(state.iterations());
     state.counters["GB/s"] = benchmark::Counter(static_cast<double>(m.plain.size()) * iterations / 1e9, benchmark::Counter::kIsRate);

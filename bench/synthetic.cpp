@@ -2,12 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <map>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "formats/gguf.hpp"
+#include "kernels/type_traits.hpp"
+#include "src/quant_mix.hpp"
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/kernels.hpp"
@@ -48,6 +52,14 @@ std::vector<std::byte> random_matrix(TensorType type, uint64_t rows, uint64_t co
     auto blocks = [&](size_t block_bytes, auto&& fix) {
         for (size_t off = 0; off + block_bytes <= bytes; off += block_bytes) fix(data.data() + off);
     };
+    auto set_scales = [](std::byte* b, size_t at, uint16_t v) { std::memcpy(b + at, &v, 2); };
+    auto k_scales = [&](size_t block_bytes, size_t d_at, size_t dmin_at, float quant_std, float min_ratio) {
+        blocks(block_bytes, [&](std::byte* b) {
+            const uint16_t d = scale(quant_std);
+            set_scales(b, d_at, d);
+            if (min_ratio > 0) set_scales(b, dmin_at, kernels::fp32_to_fp16(min_ratio * kernels::fp16_to_fp32(d)));
+        });
+    };
     switch (type) {
         case TensorType::f32: {
             auto* f = reinterpret_cast<float*>(data.data());
@@ -80,6 +92,29 @@ std::vector<std::byte> random_matrix(TensorType type, uint64_t rows, uint64_t co
                 std::memcpy(b, &d, 2);
             });
             break;
+        case TensorType::bf16: {
+            auto* h = reinterpret_cast<uint16_t*>(data.data());
+            for (size_t i = 0; i < rows * cols; ++i) h[i] = kernels::fp32_to_bf16((rng.uniform() * 2 - 1) * target * 1.7f);
+            break;
+        }
+        // The quantized types: random quants and sub-block scales, with the super-block
+        // scales (and minimums) set so that rows have about the f32 models' spread:
+        // `quant_std` is the spread of quant x sub-block scale, `min_ratio` dmin / d.
+        case TensorType::q5_0: blocks(sizeof(kernels::BlockQ5_0), [&](std::byte* b) { set_scales(b, 0, scale(9.2f)); }); break;
+        case TensorType::q5_1:
+            blocks(sizeof(kernels::BlockQ5_1), [&](std::byte* b) {
+                const uint16_t d = scale(9.2f);
+                set_scales(b, 0, d);
+                set_scales(b, 2, kernels::fp32_to_fp16(-15.5f * kernels::fp16_to_fp32(d)));
+            });
+            break;
+        case TensorType::iq4_nl: blocks(sizeof(kernels::BlockIQ4_NL), [&](std::byte* b) { set_scales(b, 0, scale(65.0f)); }); break;
+        case TensorType::iq4_xs: blocks(sizeof(kernels::BlockIQ4_XS), [&](std::byte* b) { set_scales(b, 0, scale(18.0f * 65.0f)); }); break;
+        case TensorType::q2_K: k_scales(sizeof(kernels::BlockQ2_K), 80, 82, 7.5f * 1.1f, 1.5f); break;
+        case TensorType::q3_K: k_scales(sizeof(kernels::BlockQ3_K), 108, 0, 18.0f * 2.3f, 0.0f); break;
+        case TensorType::q4_K: k_scales(sizeof(kernels::BlockQ4_K), 0, 2, 31.5f * 4.6f, 7.5f); break;
+        case TensorType::q5_K: k_scales(sizeof(kernels::BlockQ5_K), 0, 2, 31.5f * 9.2f, 15.5f); break;
+        case TensorType::q6_K: k_scales(sizeof(kernels::BlockQ6_K), 208, 0, 74.0f * 18.5f, 0.0f); break;
     }
     return data;
 }
@@ -105,9 +140,40 @@ uint32_t field(const std::string& text, const std::string& key, size_t& pos) {
     return static_cast<uint32_t>(value);
 }
 
+// A SentencePiece-style vocabulary of n tokens (unknown, BOS, EOS, the 256 byte tokens,
+// then generated word pieces with falling scores), so that other engines (llama-bench)
+// load the same file.
+void write_synthetic_vocabulary(formats::Metadata& meta, uint32_t n) {
+    std::vector<std::string> tokens{"<unk>", "<s>", "</s>"};
+    std::vector<float> scores{0.0f, 0.0f, 0.0f};
+    std::vector<int32_t> types{2, 3, 3};  // unknown, control, control
+    for (int b = 0; b < 256 && tokens.size() < n; ++b) {
+        tokens.push_back(fmt::format("<0x{:02X}>", b));
+        scores.push_back(0.0f);
+        types.push_back(6);  // byte
+    }
+    static constexpr char letters[] = "etaoinshrdlucmfwypvbgkjqxz";
+    for (uint32_t i = 0; tokens.size() < n; ++i) {
+        std::string piece = (i % 2 == 0) ? "\xe2\x96\x81" : "";  // U+2581, the word-start mark
+        for (uint32_t v = i / 2 + 1; v > 0; v /= 26) piece += letters[v % 26];
+        tokens.push_back(std::move(piece));
+        scores.push_back(-static_cast<float>(i));
+        types.push_back(1);  // normal
+    }
+    meta.set("tokenizer.ggml.model", formats::MetaValue::make_string("llama"));
+    meta.set("tokenizer.ggml.tokens", formats::MetaValue::make_strings(std::move(tokens)));
+    meta.set("tokenizer.ggml.scores", formats::MetaValue::make_f32s(scores));
+    meta.set("tokenizer.ggml.token_type", formats::MetaValue::make_i32s(types));
+    meta.set("tokenizer.ggml.bos_token_id", formats::MetaValue::make_u32(1));
+    meta.set("tokenizer.ggml.eos_token_id", formats::MetaValue::make_u32(2));
+    meta.set("tokenizer.ggml.unknown_token_id", formats::MetaValue::make_u32(0));
+}
+
 }  // namespace
 
-std::string SyntheticSpec::label() const { return shape.name + ":" + tensor_type_name(static_cast<uint32_t>(type)); }
+std::string SyntheticSpec::label() const {
+    return shape.name + ":" + (preset.empty() ? tensor_type_name(static_cast<uint32_t>(type)) : preset);
+}
 
 SyntheticSpec parse_synthetic_spec(const std::string& text) {
     const size_t colon = text.rfind(':');
@@ -117,11 +183,16 @@ SyntheticSpec parse_synthetic_spec(const std::string& text) {
     SyntheticSpec spec;
     const std::string shape = text.substr(0, colon), type = text.substr(colon + 1);
     bool found_type = false;
-    for (TensorType t : {TensorType::f32, TensorType::f16, TensorType::q4_0, TensorType::q4_1, TensorType::q4_2, TensorType::q8_0}) {
-        if (tensor_type_name(static_cast<uint32_t>(t)) == type) {
-            spec.type = t;
+    for (const auto& t : kernels::type_traits) {
+        if (t.activation && t.name == type) {
+            spec.type = static_cast<TensorType>(t.id);
             found_type = true;
         }
+    }
+    if (const auto preset = detail::find_quant_preset(type); !found_type && preset) {
+        spec.preset = std::string(preset->name);
+        spec.type = preset->main_type;
+        found_type = true;
     }
     if (!found_type) throw Error(ErrorCode::invalid_argument, fmt::format("synthetic model '{}': unknown type '{}'", text, type));
     for (const auto& known : known_shapes) {
@@ -150,10 +221,11 @@ SyntheticSpec parse_synthetic_spec(const std::string& text) {
                         fmt::format("custom shape '{}': needs e, l, h, kv, ff, v in that order, e divisible by h, h by kv", shape));
         }
     }
-    const auto& info = tensor_type_info(static_cast<uint32_t>(spec.type));
+    const size_t multiple = kernels::row_multiple(*kernels::find_type_traits(spec.type));
     for (uint32_t cols : {spec.shape.n_embd, spec.shape.n_ff}) {
-        if (cols % 32 != 0 || cols % info->block_elements != 0) {
-            throw Error(ErrorCode::invalid_argument, fmt::format("synthetic model '{}': row length {} is not a multiple of 32", text, cols));
+        if (cols % 32 != 0 || (spec.preset.empty() && cols % multiple != 0)) {
+            throw Error(ErrorCode::invalid_argument,
+                        fmt::format("synthetic model '{}': row length {} is not a multiple of {}", text, cols, std::max<size_t>(multiple, 32)));
         }
     }
     return spec;
@@ -180,12 +252,47 @@ void write_synthetic_model(const SyntheticSpec& spec, const std::string& path, u
     meta.set("llama.attention.head_count_kv", formats::MetaValue::make_u32(s.n_head_kv));
     meta.set("llama.rope.dimension_count", formats::MetaValue::make_u32(head_dim));
     meta.set("llama.attention.layer_norm_rms_epsilon", formats::MetaValue::make_f32(1e-5f));
+    write_synthetic_vocabulary(meta, s.n_vocab);
+
+    // With a preset, each matrix's type comes from llama-quantize's mix rules, applied to
+    // the model's tensor list first.
+    std::map<std::string, uint32_t> preset_types;
+    if (!spec.preset.empty()) {
+        formats::TensorDirectory plan;
+        plan.metadata = meta;
+        auto entry = [&](const std::string& name, uint64_t cols, uint64_t rows) {
+            formats::TensorEntry e;
+            e.name = name;
+            e.n_dims = rows > 1 ? 2 : 1;
+            e.ne = {cols, rows, 1, 1};
+            plan.add(e);
+        };
+        entry("token_embd.weight", s.n_embd, s.n_vocab);
+        for (uint32_t l = 0; l < s.n_layer; ++l) {
+            const std::string b = fmt::format("blk.{}.", l);
+            entry(b + "attn_norm.weight", s.n_embd, 1);
+            entry(b + "attn_q.weight", s.n_embd, s.n_embd);
+            entry(b + "attn_k.weight", s.n_embd, kv_dim);
+            entry(b + "attn_v.weight", s.n_embd, kv_dim);
+            entry(b + "attn_output.weight", s.n_embd, s.n_embd);
+            entry(b + "ffn_norm.weight", s.n_embd, 1);
+            entry(b + "ffn_gate.weight", s.n_embd, s.n_ff);
+            entry(b + "ffn_up.weight", s.n_embd, s.n_ff);
+            entry(b + "ffn_down.weight", s.n_ff, s.n_embd);
+        }
+        entry("output_norm.weight", s.n_embd, 1);
+        entry("output.weight", s.n_embd, s.n_vocab);
+        const auto choices = detail::choose_tensor_types(plan, *detail::find_quant_preset(spec.preset), false);
+        for (size_t i = 0; i < choices.size(); ++i) preset_types[plan.tensors()[i].name] = choices[i].type_id;
+        meta.set("general.file_type", formats::MetaValue::make_u32(detail::find_quant_preset(spec.preset)->file_type));
+    }
 
     Random rng{seed};
     std::vector<std::vector<std::byte>> storage;  // kept alive until the streamed write
-    const uint32_t type_id = static_cast<uint32_t>(spec.type);
     auto matrix = [&](const std::string& name, uint64_t cols, uint64_t rows) {
-        storage.push_back(random_matrix(spec.type, rows, cols, rng));
+        const auto found = preset_types.find(name);
+        const uint32_t type_id = found != preset_types.end() ? found->second : static_cast<uint32_t>(spec.type);
+        storage.push_back(random_matrix(static_cast<TensorType>(type_id), rows, cols, rng));
         const std::array<uint64_t, 2> ne{cols, rows};
         writer.add_tensor(name, type_id, ne, storage.back());
     };

@@ -17,10 +17,12 @@ struct ModelShape {
 struct SyntheticSpec {
     ModelShape shape;
     TensorType type = TensorType::q4_0;  ///< every matrix, embedding and output included
-    std::string label() const;           ///< "tinyllama-1.1b:q4_0"
+    std::string preset;                  ///< a llama-quantize preset (Q4_K_M): its mix instead of `type` alone
+    std::string label() const;           ///< "tinyllama-1.1b:q4_0", "tinyllama-1.1b:Q4_K_M"
 };
 
-/// Parses "SHAPE:TYPE" where SHAPE is a known name (tinyllama-1.1b, llama-7b, llama-13b,
+/// Parses "SHAPE:TYPE" (TYPE a type nibble computes with, or a llama-quantize preset
+/// such as Q4_K_M, whose mix rules then type each tensor) where SHAPE is a known name (tinyllama-1.1b, llama-7b, llama-13b,
 /// stories15m) or "custom/e=2048/l=22/h=32/kv=4/ff=5632/v=32000". Throws nibble::Error.
 SyntheticSpec parse_synthetic_spec(const std::string& text);
 

@@ -1,5 +1,6 @@
 // nibble-quantize: quantize or convert any model file nibble reads into GGUF (or a
 // 2023 ggjt file), with progress and a summary of sizes and quantization error.
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 
@@ -9,18 +10,36 @@
 
 namespace {
 
-std::optional<nibble::TensorType> parse_type(std::string_view name) {
-    for (uint32_t id : {0u, 1u, 2u, 3u, 4u, 8u}) {
-        if (nibble::tensor_type_name(id) == name) return static_cast<nibble::TensorType>(id);
+// A llama-quantize preset (any case: Q4_K_M, q4_0, ...) or, for the types no preset
+// names (q4_2), the type itself.
+bool parse_type(std::string_view name, nibble::QuantizeOptions& options) {
+    if (nibble::is_quantize_preset(name)) {
+        options.preset = std::string(name);
+        return true;
     }
-    return std::nullopt;
+    for (uint32_t id = 0; id < 64; ++id) {
+        const auto info = nibble::tensor_type_info(id);
+        if (!info || !info->computable) continue;
+        std::string a(info->name), b(name);
+        for (auto* s : {&a, &b}) {
+            for (char& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        if (a == b) {
+            options.type = info->type;
+            return true;
+        }
+    }
+    return false;
 }
 
 void usage() {
-    std::cerr << "usage: nibble-quantize INPUT OUTPUT [TYPE] [--ggjt 1|2|3] [--allow-requantize] [--tokenizer FILE]\n"
+    std::cerr << "usage: nibble-quantize INPUT OUTPUT [TYPE] [--pure] [-t N] [--ggjt 1|2|3] [--allow-requantize] [--tokenizer FILE]\n"
                  "  INPUT   GGUF v1-v3, ggml/ggmf/ggjt/ggmm 2023 file, or llama2.c checkpoint\n"
-                 "  TYPE    q4_0, q4_1, q4_2, q8_0, f16 or f32 for the weight matrices;\n"
+                 "  TYPE    a llama-quantize preset, any case: " << nibble::quantize_preset_names() << "\n"
+                 "          (each tensor typed by llama-quantize's mix rules), or q4_2;\n"
                  "          omitted: keep every tensor's type (convert the container only)\n"
+                 "  --pure  every matrix in the preset's main type (no mix), as llama-quantize --pure\n"
+                 "  -t N    threads (default: the physical cores)\n"
                  "  --ggjt N  write a 2023 ggjt vN LLaMA file in that version's block encoding instead of GGUF\n"
                  "Note: q4_2 in GGUF uses its historical type id 4; only nibble reads such files.\n";
 }
@@ -36,13 +55,14 @@ int main(int argc, char** argv) {
             const std::string_view a = args.next();
             if (a == "--ggjt") options.ggjt_version = static_cast<uint32_t>(args.int_value(a));
             else if (a == "--allow-requantize") options.allow_requantize = true;
+            else if (a == "--pure") options.pure = true;
+            else if (a == "-t" || a == "--threads") options.threads = args.int_value(a);
             else if (a == "--tokenizer") options.llama2c_tokenizer = args.value(a);
             else if (a == "-h" || a == "--help") { usage(); return 0; }
             else if (input.empty()) input = a;
             else if (output.empty()) output = a;
-            else if (!options.type) {
-                options.type = parse_type(a);
-                if (!options.type) throw std::invalid_argument("unknown type '" + std::string(a) + "'");
+            else if (!options.type && options.preset.empty()) {
+                if (!parse_type(a, options)) throw std::invalid_argument("unknown type '" + std::string(a) + "'");
             } else throw std::invalid_argument("unexpected argument '" + std::string(a) + "'");
         }
         if (input.empty() || output.empty()) throw std::invalid_argument("need INPUT and OUTPUT");

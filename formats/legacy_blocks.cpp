@@ -96,7 +96,10 @@ size_t legacy_block_elements(uint32_t type_id) {
     switch (type_id) {
         case q4_0: case q4_1: case q8_0: return 32;
         case q4_2: return 16;
-        default: return 1;
+        default: {
+            const auto info = tensor_type_info(type_id);  // the types that came after 2023
+            return info ? info->block_elements : 1;
+        }
     }
 }
 
@@ -109,7 +112,12 @@ std::optional<size_t> legacy_block_bytes(uint32_t type_id, QuantEra era) {
         case q8_0: return era == QuantEra::qnt2 ? 34 : 36;
         // q4_2 existed in QNT0 files only; nibble also writes it into GGUF (QNT2, same block)
         case q4_2: return era == QuantEra::qnt1 ? std::nullopt : std::optional<size_t>(10);
-        default: return std::nullopt;
+        default: {
+            // GGUF holds every type nibble computes with, in the current layout.
+            const auto info = tensor_type_info(type_id);
+            if (era == QuantEra::qnt2 && info && info->computable) return info->block_bytes;
+            return std::nullopt;
+        }
     }
 }
 

@@ -10,6 +10,8 @@ inline constexpr size_t qk4_0 = 32;
 inline constexpr size_t qk4_1 = 32;
 inline constexpr size_t qk4_2 = 16;
 inline constexpr size_t qk8_0 = 32;
+inline constexpr size_t qk5_0 = 32;
+inline constexpr size_t qk_k = 256;  ///< super-block of the K types, iq4_xs and q8_K
 
 /// q4_0: fp16 scale, 32 nibbles; element j (<16) is the low nibble of qs[j], j+16 the high.
 struct BlockQ4_0 {
@@ -39,6 +41,132 @@ struct BlockQ8_0 {
     int8_t qs[qk8_0];
 };
 static_assert(sizeof(BlockQ8_0) == 34);
+
+/// q5_0: fp16 scale, 4 bytes of fifth bits (a little-endian u32: bit j is bit 4 of
+/// element j), nibbles as q4_0; y = (q - 16) * d.
+struct BlockQ5_0 {
+    uint16_t d;
+    uint8_t qh[4];
+    uint8_t qs[qk5_0 / 2];
+};
+static_assert(sizeof(BlockQ5_0) == 22);
+
+/// q5_1: fp16 scale and minimum, bits as q5_0; y = q * d + m.
+struct BlockQ5_1 {
+    uint16_t d;
+    uint16_t m;
+    uint8_t qh[4];
+    uint8_t qs[qk5_0 / 2];
+};
+static_assert(sizeof(BlockQ5_1) == 24);
+
+/// iq4_nl: fp16 scale, nibbles as q4_0, each an index into iq4_values; y = d * iq4_values[q].
+struct BlockIQ4_NL {
+    uint16_t d;
+    uint8_t qs[16];
+};
+static_assert(sizeof(BlockIQ4_NL) == 18);
+
+/// The 16 signed values the iq4 nibbles index (a non-uniform grid).
+inline constexpr int8_t iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/// q2_K: 16 sub-blocks of 16; scales[s] = scale (low nibble) | min (high nibble);
+/// 2-bit quants; y = d * scale * q - dmin * min.
+struct BlockQ2_K {
+    uint8_t scales[16];
+    uint8_t qs[64];
+    uint16_t d;
+    uint16_t dmin;
+};
+static_assert(sizeof(BlockQ2_K) == 84);
+
+/// q3_K: 16 sub-blocks of 16; 2 low bits in qs, the third in hmask (set: +0, clear: -4),
+/// 6-bit scales stored with an offset of 32; y = d * (scale - 32) * q.
+struct BlockQ3_K {
+    uint8_t hmask[32];
+    uint8_t qs[64];
+    uint8_t scales[12];
+    uint16_t d;
+};
+static_assert(sizeof(BlockQ3_K) == 110);
+
+/// q4_K: 8 sub-blocks of 32 with 6-bit scales and mins packed in 12 bytes;
+/// y = d * scale * q - dmin * min.
+struct BlockQ4_K {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[12];
+    uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ4_K) == 144);
+
+/// q5_K: q4_K plus a fifth bit per weight in qh.
+struct BlockQ5_K {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t scales[12];
+    uint8_t qh[32];
+    uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ5_K) == 176);
+
+/// q6_K: 16 sub-blocks of 16 with int8 scales; 4 low bits in ql, 2 high in qh;
+/// y = d * scale * (q - 32).
+struct BlockQ6_K {
+    uint8_t ql[128];
+    uint8_t qh[64];
+    int8_t scales[16];
+    uint16_t d;
+};
+static_assert(sizeof(BlockQ6_K) == 210);
+
+/// iq4_xs: 8 sub-blocks of 32 with 6-bit scales (offset 32: low 4 bits in scales_l,
+/// high 2 in scales_h), nibbles index iq4_values; y = d * (scale - 32) * iq4_values[q].
+struct BlockIQ4_XS {
+    uint16_t d;
+    uint16_t scales_h;
+    uint8_t scales_l[4];
+    uint8_t qs[128];
+};
+static_assert(sizeof(BlockIQ4_XS) == 136);
+
+/// q8_K (activations only): f32 scale, 256 quants in [-127, 127], and the sums of each
+/// 16 of them (which the K types' minimums and offsets multiply).
+struct BlockQ8_K {
+    float d;
+    int8_t qs[qk_k];
+    int16_t bsums[qk_k / 16];
+};
+static_assert(sizeof(BlockQ8_K) == 292);
+
+/// q8_K super-blocks from floats as the reference engine makes them: scale 127 / amax,
+/// quants rounded half to even, d = 1 / scale; an all-zero super-block gets d = 0.
+void quantize_q8_K_blocks(const float* x, BlockQ8_K* blocks, size_t n);
+
+/// The 6-bit scale and minimum of sub-block j (0..7) of a q4_K or q5_K super-block.
+inline void k_scale_min(const uint8_t* scales, int j, uint8_t& scale, uint8_t& min) {
+    if (j < 4) {
+        scale = scales[j] & 63;
+        min = scales[j + 4] & 63;
+    } else {
+        scale = static_cast<uint8_t>((scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4));
+        min = static_cast<uint8_t>((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4));
+    }
+}
+
+/// The 16 signed scales (-32..31) of a q3_K super-block.
+inline void q3_k_scales(const uint8_t* scales, int8_t* out) {
+    for (int i = 0; i < 16; ++i) {
+        const int low = i < 8 ? scales[i] & 15 : scales[i - 8] >> 4;
+        const int high = (scales[8 + i % 4] >> (2 * (i / 4))) & 3;
+        out[i] = static_cast<int8_t>((low | high << 4) - 32);
+    }
+}
+
+/// The 6-bit scale (0..63, offset 32 not removed) of sub-block j of an iq4_xs super-block.
+inline int iq4_xs_scale(const BlockIQ4_XS& b, int j) {
+    return ((b.scales_l[j / 2] >> (4 * (j % 2))) & 15) | (((b.scales_h >> (2 * j)) & 3) << 4);
+}
 
 /// What a q8_0 activation row keeps after its blocks: the scale as a float and the sums
 /// of the quants (whole block and each half), so that kernels multiplying unsigned

@@ -57,4 +57,14 @@ inline uint16_t fp32_to_fp16(float f) noexcept {
     return static_cast<uint16_t>(sign | half);
 }
 
+/// bfloat16: the upper half of a binary32.
+inline float bf16_to_fp32(uint16_t h) noexcept { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+
+/// Round to nearest even, as the reference engine rounds; a NaN stays a quiet NaN.
+inline uint16_t fp32_to_bf16(float f) noexcept {
+    const uint32_t bits = std::bit_cast<uint32_t>(f);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 64u);
+    return static_cast<uint16_t>((bits + (0x7fffu + ((bits >> 16) & 1u))) >> 16);
+}
+
 }  // namespace nibble::kernels

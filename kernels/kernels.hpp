@@ -11,9 +11,12 @@
 
 namespace nibble::kernels {
 
-/// The form an activation row takes before it meets a weight row of a given type:
-/// quantized weights multiply q8 blocks, f16 weights multiply f16, f32 stays f32.
-enum class ActivationFormat { f32, f16, q8_0 };
+/// The form an activation row takes before it meets a weight row of a given type, as
+/// the reference engine pairs them: the 32-element quantized types multiply q8_0 blocks
+/// (with ActivationBlockSums after them), the 256-element K types and iq4_xs multiply
+/// q8_K super-blocks, f16 and bf16 weights multiply activations rounded to their own
+/// type, f32 stays f32.
+enum class ActivationFormat { f32, f16, bf16, q8_0, q8_K };
 
 /// Rows [0, rows) of one weight type times `tokens` converted activation rows:
 /// y[t * y_stride + r] = dot(w + r * w_stride, a + t * a_stride) over `cols` elements.
@@ -21,31 +24,44 @@ enum class ActivationFormat { f32, f16, q8_0 };
 using MulRows = void (*)(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride,
                          size_t tokens, size_t cols, float* y, size_t y_stride);
 
-/// Function pointers implementing the hot loops. `n` counts elements; for the
-/// block types it is a multiple of the block size (callers check).
+/// One weight row of n elements against one converted activation row.
+using DotRow = float (*)(const void* weights, const void* activations, size_t n);
+
+/// Converts n floats into one activation row of a format.
+using ConvertRow = void (*)(const float* x, void* out, size_t n);
+
+/// What a table does with one weight type. A null `dot` or `mul` means the table lacks
+/// the type (matmul says so); a null `mul_packed` leaves the type in the file layout.
+struct TypeKernels {
+    DotRow dot = nullptr;
+    MulRows mul = nullptr;         ///< rows in the file's layout
+    MulRows mul_packed = nullptr;  ///< rows packed in panels of KernelTable::panel_rows (packed.hpp)
+};
+
+/// Function pointers implementing the hot loops, one entry per weight type, filled by
+/// name (designated initializers), so a table that lacks a type leaves it null instead
+/// of shifting every later entry. `n` counts elements; for the block types it is a
+/// multiple of the block size (callers check).
 struct KernelTable {
     const char* isa;  ///< "scalar", "avx2", ...
 
-    void (*quantize_activations_q8_0)(const float* x, void* out, size_t n);
-    void (*convert_activations_f16)(const float* x, void* out, size_t n);
+    ConvertRow quantize_activations_q8_0 = nullptr;  ///< blocks only; matmul appends the sums
+    ConvertRow quantize_activations_q8_K = nullptr;
+    ConvertRow convert_activations_f16 = nullptr;
+    ConvertRow convert_activations_bf16 = nullptr;
 
-    float (*dot_f32)(const void* weights, const void* activations, size_t n);
-    float (*dot_f16)(const void* weights, const void* activations, size_t n);
-    float (*dot_q4_0)(const void* weights, const void* activations, size_t n);
-    float (*dot_q4_1)(const void* weights, const void* activations, size_t n);
-    float (*dot_q4_2)(const void* weights, const void* activations, size_t n);
-    float (*dot_q8_0)(const void* weights, const void* activations, size_t n);
-
-    MulRows mul_f32, mul_f16, mul_q4_0, mul_q4_1, mul_q4_2, mul_q8_0;
+    TypeKernels f32, f16, bf16, q4_0, q4_1, q4_2, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, iq4_xs;
 
     /// Rows per panel of the packed layout this table multiplies (packed.hpp); 0 = the
-    /// table reads the file's layout only. A null mul_packed_* leaves that type unpacked.
+    /// table reads the file's layout only.
     size_t panel_rows = 0;
-    MulRows mul_packed_q4_0 = nullptr, mul_packed_q4_1 = nullptr, mul_packed_q4_2 = nullptr, mul_packed_q8_0 = nullptr;
 
     /// Norms, softmax, SwiGLU, residual adds and the attention's dot products.
     const FloatOps* ops = nullptr;
 };
+
+/// The entry of `table` for `type`; null for types no table computes with.
+const TypeKernels* type_kernels(const KernelTable& table, TensorType type) noexcept;
 
 /// The packed-layout MulRows of `table` for `type`, or null when it does not pack it.
 MulRows packed_mul(const KernelTable& table, TensorType type) noexcept;
@@ -65,6 +81,15 @@ std::vector<const KernelTable*> available_kernels();
 const KernelTable& avx2_kernels() noexcept;          ///< needs AVX2, FMA and F16C
 const KernelTable& avx512_kernels() noexcept;        ///< needs AVX-512 F/BW/VL/DQ (and FMA, F16C)
 const KernelTable& avx512_vnni_kernels() noexcept;   ///< the same plus AVX-512 VNNI
+/// The AVX2 table's K-type row dots, which the AVX-512 tables' tiled kernels fall back
+/// to for one or two tokens (the same sums, so results do not depend on the batch).
+namespace avx2_rows {
+float dot_q2_K(const void* w, const void* a, size_t n);
+float dot_q3_K(const void* w, const void* a, size_t n);
+float dot_q4_K(const void* w, const void* a, size_t n);
+float dot_q5_K(const void* w, const void* a, size_t n);
+float dot_q6_K(const void* w, const void* a, size_t n);
+}  // namespace avx2_rows
 #endif
 #if defined(__aarch64__)
 const KernelTable& neon_kernels() noexcept;          ///< every ARMv8 CPU
@@ -77,6 +102,10 @@ ActivationFormat activation_format(TensorType type);
 /// Bytes of one converted activation row of n elements (for q8_0: the blocks, then
 /// one ActivationBlockSums per block).
 size_t activation_row_bytes(ActivationFormat format, size_t n);
+
+/// Converts n floats into one activation row of `format` with `table`'s converters
+/// (q8_0 rows get their ActivationBlockSums too).
+void convert_activation_row(const KernelTable& table, ActivationFormat format, const float* x, void* out, size_t n);
 
 /// Bytes of one weight row of n elements of `type` (n a multiple of its block).
 size_t row_bytes(TensorType type, size_t n);

@@ -6,28 +6,27 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/type_traits.hpp"
 #include "nibble/error.hpp"
 
 namespace nibble::kernels {
 
 ActivationFormat activation_format(TensorType type) {
-    switch (type) {
-        case TensorType::f32: return ActivationFormat::f32;
-        case TensorType::f16: return ActivationFormat::f16;
-        case TensorType::q4_0:
-        case TensorType::q4_1:
-        case TensorType::q4_2:
-        case TensorType::q8_0: return ActivationFormat::q8_0;
-        default: break;
+    const TypeTraits* t = find_type_traits(type);
+    if (t == nullptr || !t->activation) {
+        throw Error(ErrorCode::unsupported, "no matrix kernel for weight type " + tensor_type_name(static_cast<uint32_t>(type)) +
+                                                " (nibble computes with " + computable_type_names() + ")");
     }
-    throw Error(ErrorCode::unsupported, "no matrix kernel for weight type " + tensor_type_name(static_cast<uint32_t>(type)));
+    return *t->activation;
 }
 
 size_t activation_row_bytes(ActivationFormat format, size_t n) {
     switch (format) {
         case ActivationFormat::f32: return n * sizeof(float);
-        case ActivationFormat::f16: return n * sizeof(uint16_t);
+        case ActivationFormat::f16:
+        case ActivationFormat::bf16: return n * sizeof(uint16_t);
         case ActivationFormat::q8_0: return q8_activation_sums_offset(n) + n / qk8_0 * sizeof(ActivationBlockSums);
+        case ActivationFormat::q8_K: return n / qk_k * sizeof(BlockQ8_K);
     }
     return 0;
 }
@@ -36,14 +35,27 @@ size_t matmul_scratch_bytes(TensorType type, size_t cols, size_t n_tokens) {
     return activation_row_bytes(activation_format(type), cols) * n_tokens;
 }
 
+const TypeKernels* type_kernels(const KernelTable& table, TensorType type) noexcept {
+    const TypeTraits* t = find_type_traits(type);
+    return t != nullptr && t->kernels != nullptr ? &(table.*(t->kernels)) : nullptr;
+}
+
 MulRows packed_mul(const KernelTable& table, TensorType type) noexcept {
-    if (table.panel_rows == 0) return nullptr;
-    switch (type) {
-        case TensorType::q4_0: return table.mul_packed_q4_0;
-        case TensorType::q4_1: return table.mul_packed_q4_1;
-        case TensorType::q4_2: return table.mul_packed_q4_2;
-        case TensorType::q8_0: return table.mul_packed_q8_0;
-        default: return nullptr;
+    const TypeTraits* t = find_type_traits(type);
+    if (table.panel_rows == 0 || t == nullptr || !t->packs) return nullptr;
+    return type_kernels(table, type)->mul_packed;
+}
+
+void convert_activation_row(const KernelTable& kernels, ActivationFormat format, const float* x, void* out, size_t n) {
+    switch (format) {
+        case ActivationFormat::f32: std::memcpy(out, x, n * sizeof(float)); break;
+        case ActivationFormat::f16: kernels.convert_activations_f16(x, out, n); break;
+        case ActivationFormat::bf16: kernels.convert_activations_bf16(x, out, n); break;
+        case ActivationFormat::q8_0:
+            kernels.quantize_activations_q8_0(x, out, n);
+            write_activation_sums(out, n);
+            break;
+        case ActivationFormat::q8_K: kernels.quantize_activations_q8_K(x, out, n); break;
     }
 }
 
@@ -51,30 +63,16 @@ void convert_activations(const KernelTable& kernels, const MatrixView& w, const 
                          std::byte* act) {
     const ActivationFormat format = activation_format(w.type);
     const size_t act_bytes = activation_row_bytes(format, w.cols);
-    for (size_t t = first; t < first + count; ++t) {
-        const float* xt = x + t * w.cols;
-        std::byte* at = act + t * act_bytes;
-        switch (format) {
-            case ActivationFormat::f32: std::memcpy(at, xt, act_bytes); break;
-            case ActivationFormat::f16: kernels.convert_activations_f16(xt, at, w.cols); break;
-            case ActivationFormat::q8_0:
-                kernels.quantize_activations_q8_0(xt, at, w.cols);
-                write_activation_sums(at, w.cols);
-                break;
-        }
-    }
+    for (size_t t = first; t < first + count; ++t) convert_activation_row(kernels, format, x + t * w.cols, act + t * act_bytes, w.cols);
 }
 
 MatmulPlan plan_matmul(const KernelTable& kernels, const MatrixView& w, size_t n_tokens) {
     MatmulPlan plan;
-    switch (w.type) {
-        case TensorType::f32: plan.mul = kernels.mul_f32; break;
-        case TensorType::f16: plan.mul = kernels.mul_f16; break;
-        case TensorType::q4_0: plan.mul = kernels.mul_q4_0; break;
-        case TensorType::q4_1: plan.mul = kernels.mul_q4_1; break;
-        case TensorType::q4_2: plan.mul = kernels.mul_q4_2; break;
-        case TensorType::q8_0: plan.mul = kernels.mul_q8_0; break;
-        default: throw Error(ErrorCode::unsupported, "no matrix kernel for weight type " + tensor_type_name(static_cast<uint32_t>(w.type)));
+    const TypeKernels* entry = type_kernels(kernels, w.type);
+    plan.mul = entry != nullptr ? entry->mul : nullptr;
+    if (plan.mul == nullptr) {
+        throw Error(ErrorCode::unsupported, std::string("the ") + kernels.isa + " kernel table has no matrix kernel for weight type " +
+                                                tensor_type_name(static_cast<uint32_t>(w.type)));
     }
     plan.act_bytes = activation_row_bytes(activation_format(w.type), w.cols);
     plan.unit = 1;

@@ -4,6 +4,7 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/type_traits.hpp"
 
 namespace nibble::kernels {
 namespace {
@@ -16,14 +17,8 @@ struct PlainBlock {
     uint16_t m;
 };
 
-size_t file_block_bytes(TensorType type) {
-    switch (type) {
-        case TensorType::q4_0: return sizeof(BlockQ4_0);
-        case TensorType::q4_1: return sizeof(BlockQ4_1);
-        case TensorType::q4_2: return 2 * sizeof(BlockQ4_2);
-        default: return sizeof(BlockQ8_0);
-    }
-}
+// Bytes of 32 elements in the file layout (q4_2: two blocks).
+size_t file_block_bytes(TensorType type) { return row_bytes(type, qk8_0); }
 
 PlainBlock read_file_block(TensorType type, const std::byte* src) {
     PlainBlock p{};
@@ -60,13 +55,14 @@ PlainBlock read_file_block(TensorType type, const std::byte* src) {
                 }
             }
             break;
-        default: {
+        case TensorType::q8_0: {
             BlockQ8_0 b;
             std::memcpy(&b, src, sizeof b);
             p.d[0] = b.d;
             for (int j = 0; j < 32; ++j) p.q[j] = static_cast<uint8_t>(b.qs[j] + 128);
             break;
         }
+        default: break;  // packable() admits no other type
     }
     return p;
 }
@@ -95,12 +91,13 @@ void write_file_block(TensorType type, const PlainBlock& p, std::byte* dst) {
                 std::memcpy(dst + s * sizeof b, &b, sizeof b);
             }
             break;
-        default: {
+        case TensorType::q8_0: {
             BlockQ8_0 b{p.d[0], {}};
             for (int j = 0; j < 32; ++j) b.qs[j] = static_cast<int8_t>(p.q[j] - 128);
             std::memcpy(dst, &b, sizeof b);
             break;
         }
+        default: break;  // packable() admits no other type
     }
 }
 
@@ -141,14 +138,73 @@ void move_panel_block(TensorType type, size_t R, size_t r, PlainBlock& p, std::b
     if (type == TensorType::q4_1) fp16(R + r, p.m);
 }
 
+// q4_K panels, per super-block of R rows (the file's 144 bytes per row, rearranged):
+// R fp16 d, R fp16 dmin, the three 4-byte words of the packed scales (word w of every
+// row, then the next word), then 32 groups of 4R bytes: byte 4r + i of group 8c + g is
+// row r's qs[32c + 4g + i] (low nibble: element 64c + 4g + i; high: 32 elements later).
+template <bool ToPanel>
+void move_q4_K_block(size_t R, size_t r, BlockQ4_K& b, std::byte* panel_block) {
+    auto copy = [](std::byte* panel, void* block, size_t n) {
+        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
+    };
+    copy(panel_block + 2 * r, &b.d, 2);
+    copy(panel_block + 2 * R + 2 * r, &b.dmin, 2);
+    for (size_t w = 0; w < 3; ++w) copy(panel_block + 4 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
+    std::byte* quants = panel_block + 16 * R;
+    for (size_t group = 0; group < 32; ++group) copy(quants + group * 4 * R + 4 * r, b.qs + 4 * group, 4);
+}
+
+// q6_K panels, per super-block of R rows (the file's 210 bytes per row, rearranged): R
+// fp16 d, the 16 int8 scales as four 4-byte words (word w of every row, then the next),
+// then for each half n and each g < 8 three groups of 4R bytes: row r's
+// ql[64n + 4g + i], ql[64n + 32 + 4g + i] and qh[32n + 4g + i] at byte 4r + i.
+template <bool ToPanel>
+void move_q6_K_block(size_t R, size_t r, BlockQ6_K& b, std::byte* panel_block) {
+    auto copy = [](std::byte* panel, void* block, size_t n) {
+        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
+    };
+    copy(panel_block + 2 * r, &b.d, 2);
+    for (size_t w = 0; w < 4; ++w) copy(panel_block + 2 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
+    std::byte* quants = panel_block + 18 * R;
+    for (size_t n = 0; n < 2; ++n) {
+        for (size_t g = 0; g < 8; ++g) {
+            std::byte* group = quants + (n * 8 + g) * 12 * R;
+            copy(group + 4 * r, b.ql + 64 * n + 4 * g, 4);
+            copy(group + 4 * R + 4 * r, b.ql + 64 * n + 32 + 4 * g, 4);
+            copy(group + 8 * R + 4 * r, b.qh + 32 * n + 4 * g, 4);
+        }
+    }
+}
+
+// Moves every super-block of row r between the file layout and its panel.
+template <class Block, bool ToPanel, class Move>
+void move_k_row(size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* row, Move move) {
+    for (size_t b = 0; b < blocks; ++b) {
+        Block block;
+        if constexpr (ToPanel) std::memcpy(&block, row + b * sizeof block, sizeof block);
+        move(R, r % R, block, panel + b * sizeof(Block) * R);
+        if constexpr (!ToPanel) std::memcpy(row + b * sizeof block, &block, sizeof block);
+    }
+}
+
 }  // namespace
 
 bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noexcept {
-    const bool known = type == TensorType::q4_0 || type == TensorType::q4_1 || type == TensorType::q4_2 || type == TensorType::q8_0;
-    return known && panel_rows > 0 && rows % panel_rows == 0 && cols % qk8_0 == 0 && cols > 0;
+    const TypeTraits* traits = find_type_traits(type);
+    return traits != nullptr && traits->packs && cols % row_multiple(*traits) == 0 && panel_rows > 0 && rows % panel_rows == 0 && cols % qk8_0 == 0 && cols > 0;
 }
 
 void pack_panels(TensorType type, size_t R, const std::byte* src, size_t row_stride, size_t rows, size_t cols, std::byte* dst) {
+    if (type == TensorType::q4_K || type == TensorType::q6_K) {
+        const size_t blocks = cols / qk_k, row = row_bytes(type, cols);
+        for (size_t r = 0; r < rows; ++r) {
+            std::byte* panel = dst + (r / R) * row * R;
+            auto* from = const_cast<std::byte*>(src + r * row_stride);  // read only: ToPanel copies out of it
+            if (type == TensorType::q4_K) move_k_row<BlockQ4_K, true>(R, r, blocks, panel, from, move_q4_K_block<true>);
+            else move_k_row<BlockQ6_K, true>(R, r, blocks, panel, from, move_q6_K_block<true>);
+        }
+        return;
+    }
     const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;
     for (size_t r = 0; r < rows; ++r) {
         std::byte* panel = dst + (r / R) * panel_block * blocks;
@@ -170,6 +226,13 @@ void pack_panels_in_place(TensorType type, size_t R, std::byte* data, size_t row
 }
 
 void unpack_panel_row(TensorType type, size_t R, const std::byte* packed, size_t row, size_t cols, std::byte* dst) {
+    if (type == TensorType::q4_K || type == TensorType::q6_K) {
+        const size_t blocks = cols / qk_k, bytes = row_bytes(type, cols);
+        auto* panel = const_cast<std::byte*>(packed + (row / R) * bytes * R);  // read only: !ToPanel copies out of it
+        if (type == TensorType::q4_K) move_k_row<BlockQ4_K, false>(R, row, blocks, panel, dst, move_q4_K_block<false>);
+        else move_k_row<BlockQ6_K, false>(R, row, blocks, panel, dst, move_q6_K_block<false>);
+        return;
+    }
     const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;
     const std::byte* panel = packed + (row / R) * panel_block * blocks;
     for (size_t b = 0; b < blocks; ++b) {

@@ -9,6 +9,10 @@
 //     then R fp16 scales (q4_2: R for elements 0..15, R for 16..31); q4_1 then R fp16 mins.
 //   q8_0: 8 chunks of 4R bytes; byte 4r+i of chunk g is row r's element 4g+i plus 128;
 //     then R fp16 scales.
+// Per 256-element super-block of q4_K: R fp16 d, R fp16 dmin, the 12 bytes of packed
+// 6-bit scales as three 4-byte words (word 0 of every row, then word 1, word 2), then 32
+// groups of 4R bytes, byte 4r+i of group 8c+g being row r's qs[32c+4g+i] (its low nibble
+// element 64c+4g+i, its high nibble element 64c+32+4g+i).
 #pragma once
 
 #include <cstddef>

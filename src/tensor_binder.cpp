@@ -3,6 +3,8 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include "kernels/type_traits.hpp"
+
 namespace nibble::detail {
 
 const formats::TensorEntry* TensorBinder::lookup(const std::string& name, bool required) {
@@ -24,12 +26,14 @@ kernels::MatrixView TensorBinder::matrix(const std::string& name, uint64_t cols,
     }
     const auto info = tensor_type_info(e->type_id);
     if (!info || !info->computable) {
-        throw Error(ErrorCode::unsupported, fmt::format("{}: tensor '{}' has type {}, which nibble cannot compute with",
-                                                        dir_.file_name(), name, tensor_type_name(e->type_id)));
+        throw Error(ErrorCode::unsupported,
+                    fmt::format("{}: tensor '{}' has type {}, which nibble cannot compute with (it runs {})", dir_.file_name(), name,
+                                tensor_type_name(e->type_id), computable_type_names()));
     }
-    if (kernels::activation_format(e->type()) == kernels::ActivationFormat::q8_0 && cols % 32 != 0) {
-        throw Error(ErrorCode::unsupported, fmt::format("{}: tensor '{}' is {} with rows of {}, not a multiple of 32",
-                                                        dir_.file_name(), name, tensor_type_name(e->type_id), cols));
+    const size_t block = kernels::row_multiple(*kernels::find_type_traits(e->type_id));
+    if (cols % block != 0) {
+        throw Error(ErrorCode::unsupported, fmt::format("{}: tensor '{}' is {} with rows of {}, not a multiple of {}",
+                                                        dir_.file_name(), name, tensor_type_name(e->type_id), cols, block));
     }
     kernels::MatrixView view;
     view.type = e->type();

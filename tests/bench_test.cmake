@@ -46,6 +46,15 @@ foreach(type q4_1 q4_2 q8_0 f16 f32)
   endif()
 endforeach()
 
+# llama-quantize's presets (its mix rules) and the types that came after 2023, on rows of 256.
+set(SHAPE256 "custom/e=256/l=2/h=4/kv=2/ff=512/v=512")
+foreach(type Q4_K_M q5_k_m Q6_K IQ4_XS q5_0 q5_1 iq4_nl bf16)
+  run_ok(${RUN} "${BIN}/nibble-bench" --synthetic "${SHAPE256}:${type}" --synthetic-dir "${WORK}" -p 8 -n 4 -r 1 -t 1 --probe-mib 8)
+  if(NOT out MATCHES "\\| pp8 \\|" OR NOT out MATCHES "\\| tg4 \\|")
+    message(FATAL_ERROR "markdown for ${type}:\n${out}")
+  endif()
+endforeach()
+
 # Bad requests are refused with a reason, not a crash.
 foreach(bad "tinyllama-1.1b:q9_9" "nosuchshape:q4_0" "custom/e=100/l=1/h=3/kv=1/ff=64/v=32:q4_0")
   execute_process(COMMAND ${RUN} "${BIN}/nibble-bench" --synthetic "${bad}" -p 4 -n 0 RESULT_VARIABLE rc ERROR_VARIABLE err)

@@ -9,14 +9,44 @@
 #include "kernels/fp16.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/packed.hpp"
+#include "kernels/type_traits.hpp"
 
 using namespace nibble;
 using namespace nibble::kernels;
 
 namespace {
 
-constexpr TensorType all_types[] = {TensorType::f32, TensorType::f16, TensorType::q4_0,
-                                    TensorType::q4_1, TensorType::q4_2, TensorType::q8_0};
+// Every type nibble computes with, from the traits table.
+std::vector<TensorType> computable_types() {
+    std::vector<TensorType> out;
+    for (const auto& t : type_traits) {
+        if (t.activation) out.push_back(static_cast<TensorType>(t.id));
+    }
+    return out;
+}
+const std::vector<TensorType> all_types = computable_types();
+
+size_t block_of(TensorType t) { return find_type_traits(t)->block_elements; }
+
+std::vector<TensorType> packing_types() {
+    std::vector<TensorType> out;
+    for (TensorType t : all_types) {
+        if (find_type_traits(t)->packs) out.push_back(t);
+    }
+    return out;
+}
+
+// A row length of about n that every type's blocks divide (K types: 256).
+size_t round_to_block(TensorType t, size_t n) {
+    const size_t b = std::max<size_t>(block_of(t), activation_format(t) == ActivationFormat::q8_K ? 256 : 1);
+    return std::max(b, n / b * b);
+}
+
+std::vector<std::byte> convert(const KernelTable& k, TensorType t, const std::vector<float>& x) {
+    std::vector<std::byte> act(activation_row_bytes(activation_format(t), x.size()));
+    convert_activation_row(k, activation_format(t), x.data(), act.data(), x.size());
+    return act;
+}
 
 std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.0f) {
     std::normal_distribution<float> dist(0.0f, scale);
@@ -37,15 +67,17 @@ double dot_by_definition(TensorType t, const std::vector<std::byte>& w, const st
     std::vector<float> wf(n), af(n);
     dequantize_row(t, w.data(), wf.data(), n);
     const ActivationFormat format = activation_format(t);
-    std::vector<std::byte> act(activation_row_bytes(format, n));
-    if (format == ActivationFormat::q8_0) {
-        reference_kernels().quantize_activations_q8_0(x.data(), act.data(), n);
-        dequantize_row(TensorType::q8_0, act.data(), af.data(), n);
-    } else if (format == ActivationFormat::f16) {
-        reference_kernels().convert_activations_f16(x.data(), act.data(), n);
-        dequantize_row(TensorType::f16, act.data(), af.data(), n);
-    } else {
-        af = x;
+    const auto act = convert(reference_kernels(), t, x);
+    switch (format) {
+        case ActivationFormat::q8_0: dequantize_row(TensorType::q8_0, act.data(), af.data(), n); break;
+        case ActivationFormat::f16: dequantize_row(TensorType::f16, act.data(), af.data(), n); break;
+        case ActivationFormat::bf16: dequantize_row(TensorType::bf16, act.data(), af.data(), n); break;
+        case ActivationFormat::q8_K: {
+            const auto* blocks = reinterpret_cast<const BlockQ8_K*>(act.data());
+            for (size_t i = 0; i < n; ++i) af[i] = blocks[i / 256].d * static_cast<float>(blocks[i / 256].qs[i % 256]);
+            break;
+        }
+        case ActivationFormat::f32: af = x; break;
     }
     double sum = 0;
     for (size_t i = 0; i < n; ++i) sum += static_cast<double>(wf[i]) * af[i];
@@ -58,25 +90,13 @@ TEST_CASE("reference dot products equal the decoded dot product", "[kernels]") {
     std::mt19937 rng(11);
     const auto& k = reference_kernels();
     for (TensorType t : all_types) {
-        for (size_t n : {32u, 64u, 96u, 4096u}) {
+        for (size_t n0 : {32u, 64u, 96u, 512u, 4096u}) {
+            const size_t n = round_to_block(t, n0);
             const auto w_f = random_floats(n, rng);
             const auto x = random_floats(n, rng, 2.0f);
             const auto w = quantize(t, w_f);
-            std::vector<std::byte> act(activation_row_bytes(activation_format(t), n));
-            switch (activation_format(t)) {
-                case ActivationFormat::q8_0: k.quantize_activations_q8_0(x.data(), act.data(), n); break;
-                case ActivationFormat::f16: k.convert_activations_f16(x.data(), act.data(), n); break;
-                case ActivationFormat::f32: std::memcpy(act.data(), x.data(), n * 4); break;
-            }
-            float got = 0;
-            switch (t) {
-                case TensorType::f32: got = k.dot_f32(w.data(), act.data(), n); break;
-                case TensorType::f16: got = k.dot_f16(w.data(), act.data(), n); break;
-                case TensorType::q4_0: got = k.dot_q4_0(w.data(), act.data(), n); break;
-                case TensorType::q4_1: got = k.dot_q4_1(w.data(), act.data(), n); break;
-                case TensorType::q4_2: got = k.dot_q4_2(w.data(), act.data(), n); break;
-                default: got = k.dot_q8_0(w.data(), act.data(), n); break;
-            }
+            const auto act = convert(k, t, x);
+            const float got = type_kernels(k, t)->dot(w.data(), act.data(), n);
             const double want = dot_by_definition(t, w, x);
             INFO(tensor_type_name(static_cast<uint32_t>(t)) << " n=" << n);
             REQUIRE(std::fabs(got - want) <= 1e-5 * std::sqrt(static_cast<double>(n)) * (1 + std::fabs(want)));
@@ -106,7 +126,7 @@ TEST_CASE("matmul gives the same result for every thread count and batch", "[ker
     const size_t rows = 203, tokens = 7;
     for (const KernelTable* table : available_kernels()) {
         for (TensorType t : all_types) {
-            const size_t cols = t == TensorType::f32 || t == TensorType::f16 ? 101 : 160;
+            const size_t cols = block_of(t) == 1 ? 101 : activation_format(t) == ActivationFormat::q8_K ? 768 : 160;
             INFO("isa " << table->isa << ", " << tensor_type_name(static_cast<uint32_t>(t)));
             std::vector<std::byte> w;
             std::vector<float> decoded(rows * cols);
@@ -149,21 +169,14 @@ TEST_CASE("the active table is one this CPU can run", "[kernels]") {
 namespace {
 
 float dot_with(const KernelTable& k, TensorType t, const void* w, const void* a, size_t n) {
-    switch (t) {
-        case TensorType::f32: return k.dot_f32(w, a, n);
-        case TensorType::f16: return k.dot_f16(w, a, n);
-        case TensorType::q4_0: return k.dot_q4_0(w, a, n);
-        case TensorType::q4_1: return k.dot_q4_1(w, a, n);
-        case TensorType::q4_2: return k.dot_q4_2(w, a, n);
-        default: return k.dot_q8_0(w, a, n);
-    }
+    return type_kernels(k, t)->dot(w, a, n);
 }
 
 // Inputs that stress the kernels: random, all zero, huge and tiny scales, one outlier.
 std::vector<float> test_vector(size_t n, int kind, std::mt19937& rng) {
     auto v = random_floats(n, rng);
     for (size_t i = 0; i < n; ++i) {
-        if (kind == 1 && (i / 32) % 2 == 0) v[i] = 0.0f;  // every other block all zero
+        if (kind == 1 && ((i / 32) % 2 == 0 || i < 256)) v[i] = 0.0f;  // every other block and the first super-block zero
         if (kind == 2) v[i] *= 1e3f;
         if (kind == 3) v[i] *= 1e-6f;
     }
@@ -179,7 +192,7 @@ TEST_CASE("every ISA table matches the scalar reference", "[kernels][isa]") {
     for (const KernelTable* table : available_kernels()) {
         if (table == &ref) continue;
         INFO("isa " << table->isa);
-        for (size_t n : {32u, 96u, 160u, 4096u, 11008u}) {
+        for (size_t n : {32u, 96u, 160u, 256u, 768u, 4096u, 11008u}) {
             for (int kind = 0; kind < 5; ++kind) {
                 INFO("n " << n << " kind " << kind);
                 const auto x = test_vector(n, kind, rng);
@@ -192,14 +205,27 @@ TEST_CASE("every ISA table matches the scalar reference", "[kernels][isa]") {
                 ref.convert_activations_f16(x.data(), h_ref.data(), n);
                 table->convert_activations_f16(x.data(), h_isa.data(), n);
                 REQUIRE(h_isa == h_ref);
+                std::vector<std::byte> b_ref(n * 2), b_isa(n * 2);
+                ref.convert_activations_bf16(x.data(), b_ref.data(), n);
+                table->convert_activations_bf16(x.data(), b_isa.data(), n);
+                REQUIRE(b_isa == b_ref);
+                std::vector<std::byte> k_ref(activation_row_bytes(ActivationFormat::q8_K, n)), k_isa(k_ref.size());
+                if (n % 256 == 0) {
+                    ref.quantize_activations_q8_K(x.data(), k_ref.data(), n);
+                    table->quantize_activations_q8_K(x.data(), k_isa.data(), n);
+                    REQUIRE(k_isa == k_ref);
+                }
                 // dot products: the same up to float summation order
                 for (TensorType t : all_types) {
+                    if (n % block_of(t) != 0 || (activation_format(t) == ActivationFormat::q8_K && n % 256 != 0)) continue;
                     const auto w_floats = test_vector(n, (kind + 1) % 5, rng);
                     const auto w = quantize(t, w_floats);
                     const ActivationFormat f = activation_format(t);
                     const void* act = f == ActivationFormat::q8_0 ? static_cast<const void*>(q_ref.data())
                                       : f == ActivationFormat::f16 ? static_cast<const void*>(h_ref.data())
-                                                                   : static_cast<const void*>(x.data());
+                                      : f == ActivationFormat::bf16 ? static_cast<const void*>(b_ref.data())
+                                      : f == ActivationFormat::q8_K ? static_cast<const void*>(k_ref.data())
+                                                                    : static_cast<const void*>(x.data());
                     const float want = dot_with(ref, t, w.data(), act, n);
                     const float got = dot_with(*table, t, w.data(), act, n);
                     std::vector<float> wd(n);
@@ -216,9 +242,9 @@ TEST_CASE("every ISA table matches the scalar reference", "[kernels][isa]") {
 
 TEST_CASE("packing into panels keeps every byte of every row", "[kernels][packed]") {
     std::mt19937 rng(5);
-    for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q4_2, TensorType::q8_0}) {
-        for (size_t R : {8u, 16u}) {
-            const size_t rows = 2 * R, cols = 96;
+    for (TensorType t : packing_types()) {
+        for (size_t R : {4u, 8u, 16u}) {
+            const size_t rows = 2 * R, cols = round_to_block(t, 96);
             std::vector<std::byte> w;
             for (size_t r = 0; r < rows; ++r) {
                 const auto row = quantize(t, random_floats(cols, rng));
@@ -246,10 +272,11 @@ TEST_CASE("packed matrix kernels of every ISA match the scalar reference", "[ker
     for (const KernelTable* table : available_kernels()) {
         if (table->panel_rows == 0) continue;
         const size_t R = table->panel_rows;
-        for (TensorType t : {TensorType::q4_0, TensorType::q4_1, TensorType::q4_2, TensorType::q8_0}) {
+        for (TensorType t : packing_types()) {
             if (packed_mul(*table, t) == nullptr) continue;
             any = true;
-            for (size_t cols : {32u, 160u, 2048u}) {
+            for (size_t cols0 : {32u, 160u, 768u, 2048u}) {
+                const size_t cols = round_to_block(t, cols0);
                 for (size_t tokens : {1u, 2u, 3u, 5u, 8u, 9u, 17u}) {
                     const size_t rows = 3 * R;
                     std::vector<std::byte> w;
@@ -273,6 +300,12 @@ TEST_CASE("packed matrix kernels of every ISA match the scalar reference", "[ker
                     std::vector<float> want(rows * tokens), got(rows * tokens);
                     matmul(reference_kernels(), plain, x.data(), tokens, want.data(), scratch, 1);
                     matmul(*table, panels, x.data(), tokens, got.data(), scratch, 2);
+                    if (activation_format(t) == ActivationFormat::q8_K) {
+                        // The K types' panels and file layout take the same sums: bit for bit.
+                        std::vector<float> same(rows * tokens);
+                        matmul(*table, plain, x.data(), tokens, same.data(), scratch, 2);
+                        REQUIRE(same == got);
+                    }
                     for (size_t k = 0; k < tokens; ++k) {
                         for (size_t r = 0; r < rows; ++r) {
                             std::vector<float> wd(cols);
@@ -302,4 +335,22 @@ TEST_CASE("the packed-layout tables pack what they can multiply", "[kernels][pac
             CHECK(packed_mul(*table, TensorType::f32) == nullptr);
         }
     }
+}
+
+TEST_CASE("every kernel table has every type the traits call computable", "[kernels]") {
+    for (const KernelTable* table : available_kernels()) {
+        for (TensorType t : all_types) {
+            INFO(table->isa << " " << tensor_type_name(static_cast<uint32_t>(t)));
+            const TypeKernels* entry = type_kernels(*table, t);
+            REQUIRE(entry != nullptr);
+            CHECK(entry->dot != nullptr);
+            CHECK(entry->mul != nullptr);
+            CHECK((entry->mul_packed != nullptr) == (table->panel_rows > 0 && find_type_traits(t)->packs));
+        }
+    }
+    for (uint32_t id : {5u, 16u, 19u, 29u, 34u, 39u}) {
+        CHECK(tensor_type_info(id).has_value());
+        CHECK_FALSE(tensor_type_info(id)->computable);
+    }
+    CHECK_THROWS_WITH(activation_format(static_cast<TensorType>(16)), Catch::Contains("iq2_xxs") && Catch::Contains("q4_K"));
 }

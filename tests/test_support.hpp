@@ -25,7 +25,7 @@ std::vector<float> read_f32(const std::string& path);
 std::vector<int32_t> read_ids(const std::string& path);
 
 /// The tolerance classes of the fixtures README.
-enum class Tolerance { exact, approximate_nonlinear, quantized };
+enum class Tolerance { exact, approximate_nonlinear, quantized, kquant };
 
 struct Comparison {
     double max_abs = 0, mean_abs = 0, scale = 1;

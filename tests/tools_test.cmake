@@ -17,7 +17,7 @@ if(NOT out MATCHES "KL divergence from [^\n]*: 0\\.000000 nats")
 endif()
 
 foreach(type q8_0 q4_0 q4_1 q4_2)
-  run_ok(${RUN} "${BIN}/nibble-quantize" "${MODEL}" "${WORK}/${type}.gguf" ${type})
+  run_ok(${RUN} "${BIN}/nibble-quantize" "${MODEL}" "${WORK}/${type}.gguf" ${type} --pure)
   if(NOT err MATCHES "\\[ *1/47\\] token_embd.weight +f32 -> ${type}")
     message(FATAL_ERROR "no progress lines for ${type}:\n${err}")
   endif()

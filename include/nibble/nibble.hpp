@@ -233,9 +233,17 @@ FileInfo probe(const std::string& path);
 
 /// How nibble::quantize rewrites a model.
 struct QuantizeOptions {
-    /// Target type of the 2-D weight matrices (f32, f16, q4_0, q4_1, q4_2, q8_0); empty
+    /// Target type of every 2-D weight matrix (any type nibble computes with); empty
     /// keeps every tensor's type (a pure container conversion, e.g. legacy -> GGUF).
     std::optional<TensorType> type{};
+    /// A llama-quantize preset in any case (Q4_K_M, Q5_K_M, Q6_K, Q4_0, IQ4_XS, F16, ...):
+    /// each tensor gets the type llama-quantize's mix rules give it (the output matrix in
+    /// q6_K, some value and down projections wider, fallbacks for row lengths a 256-block
+    /// type cannot hold). Overrides `type`; `pure` turns the mix off (its main type for
+    /// every matrix, as llama-quantize --pure).
+    std::string preset{};
+    bool pure = false;
+    int threads = 0;                ///< 0: every core this process may run on
     bool allow_requantize = false;  ///< re-quantize tensors that are already quantized
     uint32_t ggjt_version = 0;      ///< 0: write GGUF; 1-3: write a 2023 `ggjt` file (LLaMA only)
     std::string llama2c_tokenizer{};  ///< for llama2.c inputs (default: beside the checkpoint)
@@ -256,6 +264,12 @@ struct QuantizeReport {
 
 /// Called before each tensor: index, count, name, source type, target type.
 using QuantizeProgress = std::function<void(size_t, size_t, const std::string&, const std::string&, const std::string&)>;
+
+/// Whether `name` is a preset QuantizeOptions::preset accepts (any case).
+bool is_quantize_preset(std::string_view name);
+
+/// The preset names, comma-separated (for messages).
+std::string quantize_preset_names();
 
 /// Reads any model file nibble reads and writes it quantized as `options` say.
 /// Norms, biases and other 1-D tensors stay f32; matrices whose rows are not a

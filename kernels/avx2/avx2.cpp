@@ -9,7 +9,9 @@
 #include "kernels/kernels.hpp"
 #include "kernels/float_gemm.hpp"
 #include "kernels/float_ops_simd.hpp"
+#include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
+#include "kernels/packed_k_gemm.hpp"
 #include "kernels/rows_by_dot.hpp"
 
 namespace nibble::kernels {
@@ -179,6 +181,14 @@ float dot_q8_0(const void* weights, const void* activations, size_t n) {
     return hsum(acc);
 }
 
+}  // namespace
+}  // namespace nibble::kernels
+
+#include "kernels/avx2/avx2_kquants.hpp"
+
+namespace nibble::kernels {
+namespace {
+
 // 8 rows per panel, 4 tokens per tile (16 registers). maddubs is exact for nibbles
 // (15 * 127 * 2 fits int16); q8_0 goes through the sign trick of dot_i8.
 struct Avx2Vec {
@@ -205,6 +215,13 @@ struct Avx2Vec {
     static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
     static void keep_in_register(I& v) { asm("" : "+x"(v)); }
     static I widen_pairs(I v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
+    template <int Bits>
+    static I shift_right_arith32(I v) { return _mm256_srai_epi32(v, Bits); }
+    static I and_(I a, I b) { return _mm256_and_si256(a, b); }
+    static I or_(I a, I b) { return _mm256_or_si256(a, b); }
+    template <int Bits>
+    static I shift_right32(I v) { return _mm256_srli_epi32(v, Bits); }
+    static I madd16(I a, I b) { return _mm256_madd_epi16(a, b); }
     static I add(I a, I b) { return _mm256_add_epi32(a, b); }
     static I sub(I a, I b) { return _mm256_sub_epi32(a, b); }
     template <int Bits>
@@ -212,12 +229,19 @@ struct Avx2Vec {
     static I broadcast_i32(const int32_t* p) { return _mm256_set1_epi32(*p); }
     static F zero_f() { return _mm256_setzero_ps(); }
     static F set1_f(float v) { return _mm256_set1_ps(v); }
+    static F load_f(const float* p) { return _mm256_loadu_ps(p); }
+    static F add_f(F a, F b) { return _mm256_add_ps(a, b); }
     static F load_half(const std::byte* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
     static F to_float(I v) { return _mm256_cvtepi32_ps(v); }
     static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
     static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
     static void prefetch(const std::byte* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
     static void store_f(float* p, F v) { _mm256_storeu_ps(p, v); }
+    static void store(uint8_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+    template <TensorType Type>
+    static void panel_quants(const std::byte* w, size_t w_stride, size_t rows, size_t block, uint8_t* q) {
+        kernels::panel_quants<Type>(w, w_stride, rows, block, q);
+    }
 };
 
 // Float tiles of 4 rows x 3 tokens: 12 accumulators, 3 activations and a weight vector
@@ -236,31 +260,41 @@ struct Avx2Float {
 constexpr FloatOps avx2_float_ops = SimdFloatOps<xsimd::fma3<xsimd::avx2>>::table();
 
 constexpr KernelTable avx2_table{
-    "avx2",
-    quantize_activations_q8_0,
-    convert_activations_f16,
-    dot_f32,
-    dot_f16,
-    dot_q4_0,
-    dot_q4_1,
-    dot_q4_2,
-    dot_q8_0,
-    FloatGemm<Avx2Float, float>::mul,
-    FloatGemm<Avx2Float, uint16_t>::mul,
-    rows_by_dot<dot_q4_0>,
-    rows_by_dot<dot_q4_1>,
-    rows_by_dot<dot_q4_2>,
-    rows_by_dot<dot_q8_0>,
-    Avx2Vec::rows,
-    PackedGemm<Avx2Vec, TensorType::q4_0>::mul,
-    PackedGemm<Avx2Vec, TensorType::q4_1>::mul,
-    PackedGemm<Avx2Vec, TensorType::q4_2>::mul,
-    PackedGemm<Avx2Vec, TensorType::q8_0>::mul,
-    &avx2_float_ops,
+    .isa = "avx2",
+    .quantize_activations_q8_0 = quantize_activations_q8_0,
+    .quantize_activations_q8_K = quantize_activations_q8_K,
+    .convert_activations_f16 = convert_activations_f16,
+    .convert_activations_bf16 = convert_activations_bf16,
+    .f32 = {dot_f32, FloatGemm<Avx2Float, float>::mul},
+    .f16 = {dot_f16, FloatGemm<Avx2Float, uint16_t>::mul},
+    .bf16 = {dot_bf16, rows_by_dot<dot_bf16>},
+    .q4_0 = {dot_q4_0, rows_by_dot<dot_q4_0>, PackedGemm<Avx2Vec, TensorType::q4_0>::mul},
+    .q4_1 = {dot_q4_1, rows_by_dot<dot_q4_1>, PackedGemm<Avx2Vec, TensorType::q4_1>::mul},
+    .q4_2 = {dot_q4_2, rows_by_dot<dot_q4_2>, PackedGemm<Avx2Vec, TensorType::q4_2>::mul},
+    .q5_0 = {dot_q5_0, rows_by_dot<dot_q5_0>},
+    .q5_1 = {dot_q5_1, rows_by_dot<dot_q5_1>},
+    .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>, PackedGemm<Avx2Vec, TensorType::q8_0>::mul},
+    .q2_K = {dot_k<TensorType::q2_K>, KTileGemm<Avx2Vec, TensorType::q2_K, dot_k<TensorType::q2_K>>::mul},
+    .q3_K = {dot_k<TensorType::q3_K>, KTileGemm<Avx2Vec, TensorType::q3_K, dot_k<TensorType::q3_K>>::mul},
+    .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<Avx2Vec, TensorType::q4_K, dot_k<TensorType::q4_K>>::mul, PackedQ4KGemm<Avx2Vec>::mul},
+    .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<Avx2Vec, TensorType::q5_K, dot_k<TensorType::q5_K>>::mul},
+    .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<Avx2Vec, TensorType::q6_K, dot_k<TensorType::q6_K>>::mul, PackedQ6KGemm<Avx2Vec>::mul},
+    .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>},
+    .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
+    .panel_rows = Avx2Vec::rows,
+    .ops = &avx2_float_ops,
 };
 
 }  // namespace
 
 const KernelTable& avx2_kernels() noexcept { return avx2_table; }
+
+namespace avx2_rows {
+float dot_q2_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q2_K>(w, a, n); }
+float dot_q3_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q3_K>(w, a, n); }
+float dot_q4_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q4_K>(w, a, n); }
+float dot_q5_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q5_K>(w, a, n); }
+float dot_q6_K(const void* w, const void* a, size_t n) { return dot_k<TensorType::q6_K>(w, a, n); }
+}  // namespace avx2_rows
 
 }  // namespace nibble::kernels

@@ -12,7 +12,9 @@
 #include "kernels/kernels.hpp"
 #include "kernels/float_gemm.hpp"
 #include "kernels/float_ops_simd.hpp"
+#include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
+#include "kernels/packed_k_gemm.hpp"
 
 namespace nibble::kernels {
 namespace {
@@ -57,14 +59,24 @@ struct Avx512Vec {
     static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
     static void keep_in_register(I& v) { asm("" : "+v"(v)); }
     static I widen_pairs(I v) { return _mm512_madd_epi16(v, _mm512_set1_epi16(1)); }
+    template <int Bits>
+    static I shift_right_arith32(I v) { return _mm512_srai_epi32(v, Bits); }
+    static I and_(I a, I b) { return _mm512_and_si512(a, b); }
+    static I or_(I a, I b) { return _mm512_or_si512(a, b); }
+    template <int Bits>
+    static I shift_right32(I v) { return _mm512_srli_epi32(v, Bits); }
+    static I madd16(I a, I b) { return _mm512_madd_epi16(a, b); }
     static F zero_f() { return _mm512_setzero_ps(); }
     static F set1_f(float v) { return _mm512_set1_ps(v); }
+    static F load_f(const float* p) { return _mm512_loadu_ps(p); }
+    static F add_f(F a, F b) { return _mm512_add_ps(a, b); }
     static F load_half(const std::byte* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
     static F to_float(I v) { return _mm512_cvtepi32_ps(v); }
     static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
     static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
     static void prefetch(const std::byte* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
     static void store_f(float* p, F v) { _mm512_storeu_ps(p, v); }
+    static void store(uint8_t* p, I v) { _mm512_storeu_si512(p, v); }
 };
 
 // Float tiles of 4 rows x 6 tokens: 24 accumulators of the 32 registers.
@@ -87,12 +99,19 @@ KernelTable make_avx512_table(const char* name) {
     KernelTable t = avx2_kernels();
     t.isa = name;
     t.panel_rows = V::rows;
-    t.mul_f32 = FloatGemm<Avx512Float, float>::mul;
-    t.mul_f16 = FloatGemm<Avx512Float, uint16_t>::mul;
-    t.mul_packed_q4_0 = PackedGemm<V, TensorType::q4_0>::mul;
-    t.mul_packed_q4_1 = PackedGemm<V, TensorType::q4_1>::mul;
-    t.mul_packed_q4_2 = PackedGemm<V, TensorType::q4_2>::mul;
-    t.mul_packed_q8_0 = PackedGemm<V, TensorType::q8_0>::mul;
+    t.f32.mul = FloatGemm<Avx512Float, float>::mul;
+    t.f16.mul = FloatGemm<Avx512Float, uint16_t>::mul;
+    t.q4_0.mul_packed = PackedGemm<V, TensorType::q4_0>::mul;
+    t.q4_1.mul_packed = PackedGemm<V, TensorType::q4_1>::mul;
+    t.q4_2.mul_packed = PackedGemm<V, TensorType::q4_2>::mul;
+    t.q8_0.mul_packed = PackedGemm<V, TensorType::q8_0>::mul;
+    t.q2_K.mul = KTileGemm<V, TensorType::q2_K, avx2_rows::dot_q2_K>::mul;
+    t.q3_K.mul = KTileGemm<V, TensorType::q3_K, avx2_rows::dot_q3_K>::mul;
+    t.q4_K.mul = KTileGemm<V, TensorType::q4_K, avx2_rows::dot_q4_K>::mul;
+    t.q4_K.mul_packed = PackedQ4KGemm<V>::mul;
+    t.q5_K.mul = KTileGemm<V, TensorType::q5_K, avx2_rows::dot_q5_K>::mul;
+    t.q6_K.mul = KTileGemm<V, TensorType::q6_K, avx2_rows::dot_q6_K>::mul;
+    t.q6_K.mul_packed = PackedQ6KGemm<V>::mul;
     t.ops = &avx512_float_ops;
     return t;
 }

@@ -13,7 +13,10 @@
 #include "kernels/float_gemm.hpp"
 #include "kernels/float_ops_simd.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
+#include "kernels/packed_k_gemm.hpp"
+#include "kernels/reference/reference_kernels.hpp"
 #include "kernels/rows_by_dot.hpp"
 
 namespace nibble::kernels {
@@ -67,6 +70,19 @@ struct NeonVec {
     }
     static I add16(I a, I b) { return vreinterpretq_s32_s16(vaddq_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b))); }
     static I widen_pairs(I v) { return vpaddlq_s16(vreinterpretq_s16_s32(v)); }
+    // Lane r: the sum of its two 16-bit halves of a times those of b.
+    template <int Bits>
+    static I shift_right_arith32(I v) { return vshrq_n_s32(v, Bits); }
+    static I and_(I a, I b) { return vandq_s32(a, b); }
+    static I or_(I a, I b) { return vorrq_s32(a, b); }
+    template <int Bits>
+    static I shift_right32(I v) {
+        if constexpr (Bits == 0) return v; else return vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(v), Bits));
+    }
+    static I madd16(I a, I b) {
+        const int16x8_t x = vreinterpretq_s16_s32(a), y = vreinterpretq_s16_s32(b);
+        return vpaddq_s32(vmull_s16(vget_low_s16(x), vget_low_s16(y)), vmull_high_s16(x, y));
+    }
     static constexpr bool pair_sums = !DotProd;
     static constexpr bool unsigned_bytes = false;  // SDOT and SMULL are signed x signed
     static I dot(I acc, I u, I s) {
@@ -81,12 +97,15 @@ struct NeonVec {
     static void keep_in_register(I& v) { asm("" : "+w"(v)); }
     static F zero_f() { return vdupq_n_f32(0.0f); }
     static F set1_f(float v) { return vdupq_n_f32(v); }
+    static F load_f(const float* p) { return vld1q_f32(p); }
+    static F add_f(F a, F b) { return vaddq_f32(a, b); }
     static F load_half(const std::byte* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)))); }
     static F to_float(I v) { return vcvtq_f32_s32(v); }
     static F mul(F a, F b) { return vmulq_f32(a, b); }
     static F fmadd(F a, F b, F c) { return vfmaq_f32(c, a, b); }
     static void prefetch(const std::byte* p) { __builtin_prefetch(p); }
     static void store_f(float* p, F v) { vst1q_f32(p, v); }
+    static void store(uint8_t* p, I v) { vst1q_u8(p, vreinterpretq_u8_s32(v)); }
 };
 
 // The single-row dots: int32 sums are exact, and blocks are accumulated in order in
@@ -204,15 +223,134 @@ struct NeonKernels {
         return sum;
     }
 
+    // q5_0 / q5_1: nibbles plus the fifth bits of qh as bit 4.
+    template <bool HasMin>
+    static float dot_q5(const void* weights, const void* activations, size_t n) {
+        using Block = std::conditional_t<HasMin, BlockQ5_1, BlockQ5_0>;
+        const auto* w = static_cast<const Block*>(weights);
+        const auto* a = static_cast<const BlockQ8_0*>(activations);
+        const uint8x16_t bit = vreinterpretq_u8_u64(vdupq_n_u64(0x8040201008040201ull));
+        float sum = 0.0f;
+        for (size_t b = 0; b < n / qk5_0; ++b) {
+            uint32_t qh;
+            std::memcpy(&qh, w[b].qh, 4);
+            // bytes 0..15 take bits 0..15, bytes 16..31 bits 16..31
+            const uint8x16_t spread_lo = vcombine_u8(vdup_n_u8(static_cast<uint8_t>(qh)), vdup_n_u8(static_cast<uint8_t>(qh >> 8)));
+            const uint8x16_t spread_hi = vcombine_u8(vdup_n_u8(static_cast<uint8_t>(qh >> 16)), vdup_n_u8(static_cast<uint8_t>(qh >> 24)));
+            const uint8x16_t h_lo = vandq_u8(vtstq_u8(spread_lo, bit), vdupq_n_u8(16));
+            const uint8x16_t h_hi = vandq_u8(vtstq_u8(spread_hi, bit), vdupq_n_u8(16));
+            const uint8x16_t packed = vld1q_u8(w[b].qs);
+            int8x16_t lo = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(packed, vdupq_n_u8(0x0f)), h_lo));
+            int8x16_t hi = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(packed, 4), h_hi));
+            if constexpr (!HasMin) {
+                lo = vsubq_s8(lo, vdupq_n_s8(16));
+                hi = vsubq_s8(hi, vdupq_n_s8(16));
+            }
+            const int8x16_t y0 = vld1q_s8(a[b].qs), y1 = vld1q_s8(a[b].qs + 16);
+            const int32_t dot = vaddvq_s32(Dot::accumulate(Dot::accumulate(vdupq_n_s32(0), lo, y0), hi, y1));
+            const float da = fp16_to_fp32(a[b].d);
+            sum += static_cast<float>(dot) * (fp16_to_fp32(w[b].d) * da);
+            if constexpr (HasMin) sum += static_cast<float>(vaddlvq_s8(y0) + vaddlvq_s8(y1)) * (fp16_to_fp32(w[b].m) * da);
+        }
+        return sum;
+    }
+    static float dot_q5_0(const void* w, const void* a, size_t n) { return dot_q5<false>(w, a, n); }
+    static float dot_q5_1(const void* w, const void* a, size_t n) { return dot_q5<true>(w, a, n); }
+
+    // 16 packed nibbles -> the iq4 grid values of elements 0..15 and 16..31.
+    static void iq4_lookup(const uint8_t* qs, int8x16_t& lo, int8x16_t& hi) {
+        const int8x16_t values = vld1q_s8(iq4_values);
+        const uint8x16_t packed = vld1q_u8(qs);
+        lo = vqtbl1q_s8(values, vandq_u8(packed, vdupq_n_u8(0x0f)));
+        hi = vqtbl1q_s8(values, vshrq_n_u8(packed, 4));
+    }
+
+    static float dot_iq4_nl(const void* weights, const void* activations, size_t n) {
+        const auto* w = static_cast<const BlockIQ4_NL*>(weights);
+        const auto* a = static_cast<const BlockQ8_0*>(activations);
+        float sum = 0.0f;
+        for (size_t b = 0; b < n / 32; ++b) {
+            int8x16_t lo, hi;
+            iq4_lookup(w[b].qs, lo, hi);
+            const int32x4_t acc = Dot::accumulate(Dot::accumulate(vdupq_n_s32(0), lo, vld1q_s8(a[b].qs)), hi, vld1q_s8(a[b].qs + 16));
+            sum += static_cast<float>(vaddvq_s32(acc)) * (fp16_to_fp32(w[b].d) * fp16_to_fp32(a[b].d));
+        }
+        return sum;
+    }
+
+    static float dot_iq4_xs(const void* weights, const void* activations, size_t n) {
+        const auto* w = static_cast<const BlockIQ4_XS*>(weights);
+        const auto* a = static_cast<const BlockQ8_K*>(activations);
+        float sum = 0.0f;
+        for (size_t b = 0; b < n / qk_k; ++b) {
+            int32_t isum = 0;
+            for (int s = 0; s < 8; ++s) {
+                int8x16_t lo, hi;
+                iq4_lookup(w[b].qs + 16 * s, lo, hi);
+                const int8_t* q8 = a[b].qs + 32 * s;
+                const int32x4_t acc = Dot::accumulate(Dot::accumulate(vdupq_n_s32(0), lo, vld1q_s8(q8)), hi, vld1q_s8(q8 + 16));
+                isum += (iq4_xs_scale(w[b], s) - 32) * vaddvq_s32(acc);
+            }
+            sum += static_cast<float>(isum) * (fp16_to_fp32(w[b].d) * a[b].d);
+        }
+        return sum;
+    }
+
+    static float dot_bf16(const void* weights, const void* activations, size_t n) {
+        const auto* w = static_cast<const uint16_t*>(weights);
+        const auto* a = static_cast<const uint16_t*>(activations);
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        size_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            const float32x4_t wv = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(w + i), 16));
+            const float32x4_t av = vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(a + i), 16));
+            acc = vfmaq_f32(acc, wv, av);
+        }
+        float sum = vaddvq_f32(acc);
+        for (; i < n; ++i) sum += bf16_to_fp32(w[i]) * bf16_to_fp32(a[i]);
+        return sum;
+    }
+
     using V = NeonVec<Dot, DotProd>;
 
+    // The K types run the tiled kernel for every token count, one row for a row dot.
+    template <TensorType Type>
+    static float dot_k(const void* weights, const void* activations, size_t n) {
+        float y = 0.0f;
+        KTileGemm<V, Type>::mul(static_cast<const std::byte*>(weights), 0, 1, static_cast<const std::byte*>(activations), 0, 1, n, &y, 1);
+        return y;
+    }
+    template <TensorType Type>
+    static constexpr TypeKernels k_entry() {
+        return {dot_k<Type>, KTileGemm<V, Type>::mul};
+    }
+
     static constexpr KernelTable table(const char* name) {
-        return {name,          quantize_activations_q8_0, convert_activations_f16, dot_f32, dot_f16, dot_q4_0, dot_q4_1,
-                dot_q4_2,      dot_q8_0,
-                FloatGemm<NeonFloat, float>::mul, FloatGemm<NeonFloat, uint16_t>::mul, rows_by_dot<dot_q4_0>, rows_by_dot<dot_q4_1>,
-                rows_by_dot<dot_q4_2>, rows_by_dot<dot_q8_0>, V::rows,
-                PackedGemm<V, TensorType::q4_0>::mul, PackedGemm<V, TensorType::q4_1>::mul,
-                PackedGemm<V, TensorType::q4_2>::mul, PackedGemm<V, TensorType::q8_0>::mul, &neon_float_ops};
+        return {
+            .isa = name,
+            .quantize_activations_q8_0 = quantize_activations_q8_0,
+            .quantize_activations_q8_K = reference::quantize_activations_q8_K,
+            .convert_activations_f16 = convert_activations_f16,
+            .convert_activations_bf16 = reference::convert_activations_bf16,
+            .f32 = {dot_f32, FloatGemm<NeonFloat, float>::mul},
+            .f16 = {dot_f16, FloatGemm<NeonFloat, uint16_t>::mul},
+            .bf16 = {dot_bf16, rows_by_dot<dot_bf16>},
+            .q4_0 = {dot_q4_0, rows_by_dot<dot_q4_0>, PackedGemm<V, TensorType::q4_0>::mul},
+            .q4_1 = {dot_q4_1, rows_by_dot<dot_q4_1>, PackedGemm<V, TensorType::q4_1>::mul},
+            .q4_2 = {dot_q4_2, rows_by_dot<dot_q4_2>, PackedGemm<V, TensorType::q4_2>::mul},
+            .q5_0 = {dot_q5_0, rows_by_dot<dot_q5_0>},
+            .q5_1 = {dot_q5_1, rows_by_dot<dot_q5_1>},
+            .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>, PackedGemm<V, TensorType::q8_0>::mul},
+            .q2_K = k_entry<TensorType::q2_K>(),
+            .q3_K = k_entry<TensorType::q3_K>(),
+            .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<V, TensorType::q4_K>::mul, PackedQ4KGemm<V>::mul},
+            .q5_K = k_entry<TensorType::q5_K>(),
+            .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<V, TensorType::q6_K>::mul, PackedQ6KGemm<V>::mul},
+            .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>},
+            .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
+            .panel_rows = V::rows,
+            .ops = &neon_float_ops,
+        };
     }
 };
 

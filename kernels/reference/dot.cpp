@@ -5,6 +5,7 @@
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/reference/reference_kernels.hpp"
 #include "kernels/rows_by_dot.hpp"
 
 namespace nibble::kernels {
@@ -98,29 +99,33 @@ float dot_q8_0(const void* weights, const void* activations, size_t n) {
     return sum;
 }
 
+using namespace reference;
+
 KernelTable make_reference_table() {
     return {
-    "scalar",
-    quantize_activations_q8_0,
-    convert_activations_f16,
-    dot_f32,
-    dot_f16,
-    dot_q4_0,
-    dot_q4_1,
-    dot_q4_2,
-    dot_q8_0,
-    rows_by_dot<dot_f32>,
-    rows_by_dot<dot_f16>,
-    rows_by_dot<dot_q4_0>,
-    rows_by_dot<dot_q4_1>,
-    rows_by_dot<dot_q4_2>,
-    rows_by_dot<dot_q8_0>,
-    0,
-    nullptr,
-    nullptr,
-    nullptr,
-    nullptr,
-    &reference_float_ops(),
+        .isa = "scalar",
+        .quantize_activations_q8_0 = quantize_activations_q8_0,
+        .quantize_activations_q8_K = quantize_activations_q8_K,
+        .convert_activations_f16 = convert_activations_f16,
+        .convert_activations_bf16 = convert_activations_bf16,
+        .f32 = {dot_f32, rows_by_dot<dot_f32>},
+        .f16 = {dot_f16, rows_by_dot<dot_f16>},
+        .bf16 = {dot_bf16, rows_by_dot<dot_bf16>},
+        .q4_0 = {dot_q4_0, rows_by_dot<dot_q4_0>},
+        .q4_1 = {dot_q4_1, rows_by_dot<dot_q4_1>},
+        .q4_2 = {dot_q4_2, rows_by_dot<dot_q4_2>},
+        .q5_0 = {dot_q5_0, rows_by_dot<dot_q5_0>},
+        .q5_1 = {dot_q5_1, rows_by_dot<dot_q5_1>},
+        .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>},
+        .q2_K = {dot_q2_K, rows_by_dot<dot_q2_K>},
+        .q3_K = {dot_q3_K, rows_by_dot<dot_q3_K>},
+        .q4_K = {dot_q4_K, rows_by_dot<dot_q4_K>},
+        .q5_K = {dot_q5_K, rows_by_dot<dot_q5_K>},
+        .q6_K = {dot_q6_K, rows_by_dot<dot_q6_K>},
+        .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>},
+        .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
+        .panel_rows = 0,
+        .ops = &reference_float_ops(),
     };
 }
 

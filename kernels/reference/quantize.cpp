@@ -7,6 +7,7 @@
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/reference/kquant_rows.hpp"
 #include "nibble/error.hpp"
 
 namespace nibble::kernels {
@@ -159,8 +160,21 @@ void dequantize_row(TensorType type, const void* src, float* dst, size_t n) {
             return dequantize_q4_2(static_cast<const BlockQ4_2*>(src), dst, n);
         case TensorType::q8_0:
             return dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, n);
-        default:
-            break;
+        case TensorType::bf16: {
+            const auto* h = static_cast<const uint16_t*>(src);
+            for (size_t j = 0; j < n; ++j) dst[j] = bf16_to_fp32(h[j]);
+            return;
+        }
+        case TensorType::q5_0:
+        case TensorType::q5_1:
+        case TensorType::iq4_nl:
+        case TensorType::q2_K:
+        case TensorType::q3_K:
+        case TensorType::q4_K:
+        case TensorType::q5_K:
+        case TensorType::q6_K:
+        case TensorType::iq4_xs:
+            return dequantize_row_k(type, src, dst, n);
     }
     throw Error(ErrorCode::unsupported, "dequantize: no kernel for type " + tensor_type_name(static_cast<uint32_t>(type)));
 }
@@ -183,8 +197,21 @@ void quantize_row_reference(TensorType type, const float* src, void* dst, size_t
             return quantize_q4_2(src, static_cast<BlockQ4_2*>(dst), n);
         case TensorType::q8_0:
             return quantize_q8_0_blocks(src, static_cast<BlockQ8_0*>(dst), n, false);
-        default:
-            break;
+        case TensorType::bf16: {
+            auto* h = static_cast<uint16_t*>(dst);
+            for (size_t j = 0; j < n; ++j) h[j] = fp32_to_bf16(src[j]);
+            return;
+        }
+        case TensorType::q5_0:
+        case TensorType::q5_1:
+        case TensorType::iq4_nl:
+        case TensorType::q2_K:
+        case TensorType::q3_K:
+        case TensorType::q4_K:
+        case TensorType::q5_K:
+        case TensorType::q6_K:
+        case TensorType::iq4_xs:
+            return quantize_row_k(type, src, dst, n);
     }
     throw Error(ErrorCode::unsupported, "quantize: no quantizer for type " + tensor_type_name(static_cast<uint32_t>(type)));
 }

@@ -1,0 +1,337 @@
+// Matrix x matrix (and x vector) over q4_K weights packed in panels (packed.hpp), written
+// once over the vector-ops struct V of packed_gemm.hpp: R rows in int32 lanes, T tokens.
+// Each super-block's 6-bit scales and minimums are unpacked for all R rows at once with
+// 32-bit lane operations on the three packed words; nibbles are split in registers and
+// meet each token's broadcast activation bytes; 16-bit pair sums of a sub-block (16
+// products of at most 15 * 127 each) are scaled in one multiply-add. The integer sums of
+// a super-block then take the float steps of ktile_gemm.hpp (scales' part and minimums'
+// part apart per pass), so results equal the file-layout kernels' bit for bit.
+#pragma once
+
+#include "kernels/blocks.hpp"
+#include "kernels/ktile_gemm.hpp"
+
+namespace nibble::kernels {
+namespace {
+
+template <class V>
+struct PackedQ4KGemm {
+    static constexpr size_t R = V::rows;
+    static constexpr size_t block_bytes = sizeof(BlockQ4_K) * R;
+    // 3 x T accumulators plus the weights: three tokens fill AVX2's 16 registers.
+    static constexpr int max_tokens = R == 8 ? 3 : V::tokens;
+    static constexpr size_t prefetch_distance = 2048;
+
+    // Byte k of every lane as a 16-bit value in both halves of the lane (for madd16).
+    template <int K>
+    static typename V::I byte_pairs(typename V::I v) {
+        const typename V::I x = V::and_(V::template shift_right32<8 * K>(v), V::set1(0xff));
+        return V::or_(x, V::template shift_left<16>(x));
+    }
+
+    // The scales (first) and minimums of sub-blocks 4h .. 4h+3, byte j of each lane.
+    static void scales_and_mins(const std::byte* block, typename V::I& sc_lo, typename V::I& sc_hi, typename V::I& mn_lo,
+                                typename V::I& mn_hi) {
+        const typename V::I a = V::load(block + 4 * R), b = V::load(block + 8 * R), c = V::load(block + 12 * R);
+        const typename V::I low6 = V::set1(0x3f3f3f3f), low4 = V::set1(0x0f0f0f0f), top2 = V::set1(0x03030303);
+        sc_lo = V::and_(a, low6);
+        mn_lo = V::and_(b, low6);
+        sc_hi = V::or_(V::and_(c, low4), V::template shift_left<4>(V::and_(V::template shift_right32<6>(a), top2)));
+        mn_hi = V::or_(V::and_(V::template shift_right32<4>(c), low4), V::template shift_left<4>(V::and_(V::template shift_right32<6>(b), top2)));
+    }
+
+    template <int K>
+    static typename V::I pick(typename V::I lo, typename V::I hi) {
+        if constexpr (K < 4) return byte_pairs<K>(lo); else return byte_pairs<K - 4>(hi);
+    }
+
+    template <int C, int T>
+    static void chunk(const std::byte* quants, const int8_t* const* q8, typename V::I sc_lo, typename V::I sc_hi,
+                      typename V::I* isum) {
+        typename V::I first[T], second[T];
+        for (int t = 0; t < T; ++t) first[t] = second[t] = V::zero();
+        for (size_t g = 0; g < 8; ++g) {
+            const typename V::I w = V::load(quants + (8 * C + g) * 4 * R);
+            const typename V::I low = V::low_nibbles(w), high = V::high_nibbles(w);
+            for (int t = 0; t < T; ++t) {
+                first[t] = V::add16(first[t], V::pair_products(low, V::broadcast4(q8[t] + 64 * C + 4 * g)));
+                second[t] = V::add16(second[t], V::pair_products(high, V::broadcast4(q8[t] + 64 * C + 32 + 4 * g)));
+                V::keep_in_register(first[t]);
+                V::keep_in_register(second[t]);
+            }
+        }
+        const typename V::I s0 = pick<2 * C>(sc_lo, sc_hi), s1 = pick<2 * C + 1>(sc_lo, sc_hi);
+        for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::add(V::madd16(first[t], s0), V::madd16(second[t], s1)));
+    }
+
+    template <int J, int T>
+    static void min_part(typename V::I mn_lo, typename V::I mn_hi, const BlockQ8_K* const* acts, size_t b, typename V::I* imin) {
+        if constexpr (J < 8) {
+            const typename V::I m = pick<J>(mn_lo, mn_hi);
+            for (int t = 0; t < T; ++t) {
+                imin[t] = V::add(imin[t], V::madd16(m, V::broadcast_i32(reinterpret_cast<const int32_t*>(acts[t][b].bsums) + J)));
+            }
+            min_part<J + 1, T>(mn_lo, mn_hi, acts, b, imin);
+        }
+    }
+
+    template <int T>
+    static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
+        const BlockQ8_K* acts[T];
+        const int8_t* q8[T];
+        for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
+        typename V::F total[T];
+        for (int t = 0; t < T; ++t) total[t] = V::zero_f();
+        for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+            typename V::F main_sum[T], min_sum[T];
+            for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
+            for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
+                const std::byte* block = panel + b * block_bytes;
+                if constexpr (T <= 2) {
+                    for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
+                }
+                for (int t = 0; t < T; ++t) q8[t] = acts[t][b].qs;
+                typename V::I sc_lo, sc_hi, mn_lo, mn_hi, isum[T], imin[T];
+                scales_and_mins(block, sc_lo, sc_hi, mn_lo, mn_hi);
+                for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
+                const std::byte* quants = block + 16 * R;
+                chunk<0, T>(quants, q8, sc_lo, sc_hi, isum);
+                chunk<1, T>(quants, q8, sc_lo, sc_hi, isum);
+                chunk<2, T>(quants, q8, sc_lo, sc_hi, isum);
+                chunk<3, T>(quants, q8, sc_lo, sc_hi, isum);
+                min_part<0, T>(mn_lo, mn_hi, acts, b, imin);
+                const typename V::F d = V::load_half(block), dmin = V::load_half(block + 2 * R);
+                for (int t = 0; t < T; ++t) {
+                    main_sum[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), main_sum[t]);
+                    min_sum[t] = V::fmadd(V::to_float(imin[t]), V::mul(dmin, V::set1_f(-acts[t][b].d)), min_sum[t]);
+                }
+            }
+            for (int t = 0; t < T; ++t) total[t] = V::add_f(total[t], V::add_f(main_sum[t], min_sum[t]));
+        }
+        for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
+    }
+
+    template <int T>
+    static void tail(size_t n, const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
+        if constexpr (T > 0) {
+            if (n == T) return tile<T>(panel, blocks, a, a_stride, y, y_stride);
+            tail<T - 1>(n, panel, blocks, a, a_stride, y, y_stride);
+        }
+    }
+
+    using Tiled = KTileGemm<V, TensorType::q4_K>;
+
+    // One packed super-block as the tiled kernel's decoded panel: nibbles split into bytes,
+    // scales and minimums widened to their 16-bit pairs.
+    static void unpack(const std::byte* block, typename Tiled::Panel& p) {
+        const std::byte* quants = block + 16 * R;
+        for (size_t c = 0; c < 4; ++c) {
+            for (size_t g = 0; g < 8; ++g) {
+                const typename V::I w = V::load(quants + (8 * c + g) * 4 * R);
+                V::store(p.q + (16 * c + g) * 4 * R, V::low_nibbles(w));
+                V::store(p.q + (16 * c + 8 + g) * 4 * R, V::high_nibbles(w));
+            }
+        }
+        typename V::I sc_lo, sc_hi, mn_lo, mn_hi;
+        scales_and_mins(block, sc_lo, sc_hi, mn_lo, mn_hi);
+        const typename V::I sc[8] = {pick<0>(sc_lo, sc_hi), pick<1>(sc_lo, sc_hi), pick<2>(sc_lo, sc_hi), pick<3>(sc_lo, sc_hi),
+                                     pick<4>(sc_lo, sc_hi), pick<5>(sc_lo, sc_hi), pick<6>(sc_lo, sc_hi), pick<7>(sc_lo, sc_hi)};
+        const typename V::I mn[8] = {pick<0>(mn_lo, mn_hi), pick<1>(mn_lo, mn_hi), pick<2>(mn_lo, mn_hi), pick<3>(mn_lo, mn_hi),
+                                     pick<4>(mn_lo, mn_hi), pick<5>(mn_lo, mn_hi), pick<6>(mn_lo, mn_hi), pick<7>(mn_lo, mn_hi)};
+        for (size_t j = 0; j < 8; ++j) {
+            V::store(reinterpret_cast<uint8_t*>(p.scale + 2 * j * R), sc[j]);
+            V::store(reinterpret_cast<uint8_t*>(p.scale + (2 * j + 1) * R), sc[j]);
+            V::store(reinterpret_cast<uint8_t*>(p.min + j * R), mn[j]);
+        }
+        V::store_f(p.d, V::load_half(block));
+        V::store_f(p.dmin, V::load_half(block + 2 * R));
+    }
+
+    /// MulRows over packed q4_K: w is the first panel, panels w_stride bytes apart, rows a multiple of R.
+    static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
+                    size_t cols, float* y, size_t y_stride) {
+        const size_t blocks = cols / qk_k;
+        if (tokens > static_cast<size_t>(max_tokens)) {
+            // Many tokens: unpacking once into the tiled kernel's panels pays (same sums, same bits).
+            typename Tiled::Panel panels[k_blocks_per_pass];
+            for (size_t t = 0; t < tokens; ++t) std::fill(y + t * y_stride, y + t * y_stride + rows, 0.0f);
+            for (size_t r0 = 0; r0 < rows; r0 += R) {
+                const std::byte* panel = w + (r0 / R) * w_stride;
+                for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+                    const size_t count = std::min(k_blocks_per_pass, blocks - b0);
+                    for (size_t i = 0; i < count; ++i) unpack(panel + (b0 + i) * block_bytes, panels[i]);
+                    Tiled::run_pass(panels, count, a, a_stride, b0, tokens, y + r0, y_stride, R);
+                }
+            }
+            return;
+        }
+        for (size_t r0 = 0; r0 < rows; r0 += R) {
+            const std::byte* panel = w + (r0 / R) * w_stride;
+            size_t t0 = 0;
+            for (; t0 + max_tokens <= tokens; t0 += max_tokens) {
+                tile<max_tokens>(panel, blocks, a + t0 * a_stride, a_stride, y + t0 * y_stride + r0, y_stride);
+            }
+            tail<max_tokens - 1>(tokens - t0, panel, blocks, a + t0 * a_stride, a_stride, y + t0 * y_stride + r0, y_stride);
+        }
+    }
+};
+
+// q6_K panels: per group of 4 k the low bits of two ql groups and the qh group give four
+// vectors of quants (0..63) in registers; 16-bit pair sums of 8 weights (4 products of at
+// most 63 * 127) are scaled by the int8 scales, widened to 16-bit pairs with lane shifts.
+// The offset's part (32 * scale * bsum) is the "minimums'" part, with d for dmin.
+template <class V>
+struct PackedQ6KGemm {
+    static constexpr size_t R = V::rows;
+    static constexpr size_t block_bytes = sizeof(BlockQ6_K) * R;
+    static constexpr int max_tokens = 2;
+    static constexpr size_t prefetch_distance = 2048;
+    using Tiled = KTileGemm<V, TensorType::q6_K>;
+    using I = typename V::I;
+
+    // Scale s (0..15) of every row, sign-extended into both 16-bit halves.
+    static I scale_of(const I* words, int s) {
+        const I v = words[s / 4];
+        I x;
+        switch (s % 4) {  // byte s % 4 to the top, then back down with the sign
+            case 0: x = V::template shift_right_arith32<24>(V::template shift_left<24>(v)); break;
+            case 1: x = V::template shift_right_arith32<24>(V::template shift_left<16>(v)); break;
+            case 2: x = V::template shift_right_arith32<24>(V::template shift_left<8>(v)); break;
+            default: x = V::template shift_right_arith32<24>(v); break;
+        }
+        return x;
+    }
+    static I pair(I lo, I hi) { return V::or_(V::and_(lo, V::set1(0xffff)), V::template shift_left<16>(hi)); }
+
+    // The four quant vectors of group g of half n: elements 128n + 32k + 4g + i in u[k].
+    static void quants(const std::byte* group, I* u) {
+        const I ql0 = V::load(group), ql1 = V::load(group + 4 * R), qh = V::load(group + 8 * R);
+        const I low4 = V::set1(0x0f0f0f0f), bits45 = V::set1(0x30303030);
+        // qh's bit pairs moved to bits 4-5 of each byte
+        u[0] = V::or_(V::and_(ql0, low4), V::and_(V::template shift_left<4>(qh), bits45));
+        u[1] = V::or_(V::and_(ql1, low4), V::and_(V::template shift_left<2>(qh), bits45));
+        u[2] = V::or_(V::and_(V::template shift_right32<4>(ql0), low4), V::and_(qh, bits45));
+        u[3] = V::or_(V::and_(V::template shift_right32<4>(ql1), low4), V::and_(V::template shift_right32<2>(qh), bits45));
+    }
+
+    template <int T>
+    static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
+        const BlockQ8_K* acts[T];
+        for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
+        typename V::F total[T];
+        for (int t = 0; t < T; ++t) total[t] = V::zero_f();
+        for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+            typename V::F main_sum[T], min_sum[T];
+            for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
+            for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
+                const std::byte* block = panel + b * block_bytes;
+                for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
+                // The 16 scales as 16-bit pairs, and the offset's pairs, kept in memory: in
+                // registers they would push out the sums.
+                I words[4], scales[16], offsets[8];
+                for (int w = 0; w < 4; ++w) words[w] = V::load(block + 2 * R + static_cast<size_t>(w) * 4 * R);
+                for (int k = 0; k < 16; ++k) {
+                    const I x = scale_of(words, k);
+                    scales[k] = pair(x, x);
+                }
+                for (int j = 0; j < 8; ++j) offsets[j] = pair(scale_of(words, 2 * j), scale_of(words, 2 * j + 1));
+                I isum[T], imin[T];
+                for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
+                const std::byte* groups = block + 18 * R;
+                for (int n = 0; n < 2; ++n) {
+                    for (int h = 0; h < 4; ++h) {
+                        I sum16[4][T];
+                        for (auto& k : sum16) {
+                            for (int t = 0; t < T; ++t) k[t] = V::zero();
+                        }
+                        for (int g = 2 * h; g < 2 * h + 2; ++g) {
+                            I u[4];
+                            quants(groups + static_cast<size_t>(8 * n + g) * 12 * R, u);
+                            for (int k = 0; k < 4; ++k) {
+                                for (int t = 0; t < T; ++t) {
+                                    const int8_t* q8 = acts[t][b].qs + 128 * n + 32 * k + 4 * g;
+                                    sum16[k][t] = V::add16(sum16[k][t], V::pair_products(u[k], V::broadcast4(q8)));
+                                }
+                            }
+                        }
+                        for (int k = 0; k < 4; ++k) {
+                            const I scale = scales[8 * n + 2 * k + h / 2];
+                            for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::madd16(sum16[k][t], scale));
+                        }
+                    }
+                }
+                for (int j = 0; j < 8; ++j) {
+                    const I m = offsets[j];
+                    for (int t = 0; t < T; ++t) {
+                        imin[t] = V::add(imin[t], V::madd16(m, V::broadcast_i32(reinterpret_cast<const int32_t*>(acts[t][b].bsums) + j)));
+                    }
+                }
+                const typename V::F d = V::load_half(block);
+                for (int t = 0; t < T; ++t) {
+                    main_sum[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), main_sum[t]);
+                    min_sum[t] = V::fmadd(V::to_float(V::template shift_left<5>(imin[t])), V::mul(d, V::set1_f(-acts[t][b].d)), min_sum[t]);
+                }
+            }
+            for (int t = 0; t < T; ++t) total[t] = V::add_f(total[t], V::add_f(main_sum[t], min_sum[t]));
+        }
+        for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
+    }
+
+    // One packed super-block as the tiled kernel's decoded panel.
+    static void unpack(const std::byte* block, typename Tiled::Panel& p) {
+        const std::byte* groups = block + 18 * R;
+        for (size_t n = 0; n < 2; ++n) {
+            for (size_t g = 0; g < 8; ++g) {
+                I u[4];
+                quants(groups + (8 * n + g) * 12 * R, u);
+                for (size_t k = 0; k < 4; ++k) V::store(p.q + (32 * n + 8 * k + g) * 4 * R, u[k]);
+            }
+        }
+        I words[4];
+        for (int w = 0; w < 4; ++w) words[w] = V::load(block + 2 * R + static_cast<size_t>(w) * 4 * R);
+        for (int s = 0; s < 16; ++s) {
+            const I x = scale_of(words, s);
+            V::store(reinterpret_cast<uint8_t*>(p.scale + static_cast<size_t>(s) * R), pair(x, x));
+        }
+        for (int j = 0; j < 8; ++j) {
+            const I lo = V::template shift_left<5>(scale_of(words, 2 * j)), hi = V::template shift_left<5>(scale_of(words, 2 * j + 1));
+            V::store(reinterpret_cast<uint8_t*>(p.min + static_cast<size_t>(j) * R), pair(lo, hi));
+        }
+        V::store_f(p.d, V::load_half(block));
+        V::store_f(p.dmin, V::load_half(block));
+    }
+
+    template <int T>
+    static void tail(size_t n, const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
+        if constexpr (T > 0) {
+            if (n == T) return tile<T>(panel, blocks, a, a_stride, y, y_stride);
+            tail<T - 1>(n, panel, blocks, a, a_stride, y, y_stride);
+        }
+    }
+
+    /// MulRows over packed q6_K: w is the first panel, panels w_stride bytes apart, rows a multiple of R.
+    static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
+                    size_t cols, float* y, size_t y_stride) {
+        const size_t blocks = cols / qk_k;
+        if (tokens > static_cast<size_t>(max_tokens)) {
+            typename Tiled::Panel panels[k_blocks_per_pass];
+            for (size_t t = 0; t < tokens; ++t) std::fill(y + t * y_stride, y + t * y_stride + rows, 0.0f);
+            for (size_t r0 = 0; r0 < rows; r0 += R) {
+                const std::byte* panel = w + (r0 / R) * w_stride;
+                for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+                    const size_t count = std::min(k_blocks_per_pass, blocks - b0);
+                    for (size_t i = 0; i < count; ++i) unpack(panel + (b0 + i) * block_bytes, panels[i]);
+                    Tiled::run_pass(panels, count, a, a_stride, b0, tokens, y + r0, y_stride, R);
+                }
+            }
+            return;
+        }
+        for (size_t r0 = 0; r0 < rows; r0 += R) {
+            const std::byte* panel = w + (r0 / R) * w_stride;
+            tail<max_tokens>(tokens, panel, blocks, a, a_stride, y + r0, y_stride);
+        }
+    }
+};
+
+}  // namespace
+}  // namespace nibble::kernels
