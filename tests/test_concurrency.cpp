@@ -37,7 +37,8 @@ std::vector<Token> run_session(Session& session, int index) {
 TEST_CASE("8 sessions over 2 models from 8 threads give the tokens they give one after another", "[concurrency]") {
     test::TempDir tmp;
     const std::string q8 = (tmp.path / "stories260K.q8_0.gguf").string();
-    quantize(test::default_model_path(), q8, {.type = TensorType::q8_0});
+    // quantize's own team takes its thread count from the options, not OMP_NUM_THREADS.
+    quantize(test::default_model_path(), q8, {.type = TensorType::q8_0, .threads = omp_threads()});
     const Model models[2] = {Model::load(test::default_model_path()), Model::load(q8)};
     constexpr int n = 8;
     auto make_sessions = [&] {
