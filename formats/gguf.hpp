@@ -34,7 +34,9 @@ public:
     std::vector<std::byte> bytes() const;
     /// Everything before the tensor data (padded to the alignment).
     std::vector<std::byte> header() const;
-    /// Writes atomically enough for tools: to `path`; throws io on failure.
+    /// Writes `path` atomically (a temporary file in the same folder, renamed when
+    /// complete); refuses (invalid_argument) a path that is the file of a directory
+    /// given to add_all, and (io) a source that shrank while it was copied.
     void write(const std::string& path) const;
 
 private:
@@ -48,6 +50,7 @@ private:
     uint32_t alignment_;
     Metadata metadata_;
     std::vector<PendingTensor> tensors_;
+    std::vector<std::shared_ptr<const MappedFile>> sources_;  ///< files whose bytes the tensors view
 };
 
 }  // namespace nibble::formats

@@ -13,7 +13,20 @@ constexpr size_t max_tensor_name = 64;  // GGML_MAX_NAME; the spec says at most 
 
 class GgufParser {
 public:
-    GgufParser(const MappedFile& file, uint32_t version) : cur_(file.bytes(), file.name()), version_(version) {}
+    GgufParser(const MappedFile& file, uint32_t version)
+        : cur_(file.bytes(), file.name()), version_(version), limit_(metadata_memory_limit(file.size())) {}
+
+    /// Counts `bytes` of memory the parsed metadata will hold; refuses a file whose
+    /// values would take more than metadata_memory_limit of its size (a count can be
+    /// honest about the bytes that remain, yet each element grows in memory).
+    void charge(uint64_t bytes, size_t at, std::string_view key) {
+        if (bytes > limit_ - kept_) {
+            cur_.fail_at(at, fmt::format("key '{}': the metadata would take more than {} bytes of memory (the file's size "
+                                         "plus 64 MiB)",
+                                         key, limit_));
+        }
+        kept_ += bytes;
+    }
 
     ByteCursor& cursor() { return cur_; }
 
@@ -27,6 +40,8 @@ public:
         if (length > cur_.remaining()) {
             cur_.fail_at(at, fmt::format("{} claims {} bytes but only {} remain", what, length, cur_.remaining()));
         }
+        // Strings longer than the small-string buffer take a heap block of their own.
+        if (length >= sizeof(std::string)) charge(length + 1, at, what);
         return std::string(cur_.read_chars(static_cast<size_t>(length), what));
     }
 
@@ -86,6 +101,7 @@ public:
             cur_.fail_at(at, fmt::format("key '{}': array of {} {} elements does not fit in the {} bytes that remain",
                                          key, count, meta_type_name(element), cur_.remaining()));
         }
+        charge(count * (element == MetaType::string ? sizeof(std::string) : sizeof(uint64_t)), at, key);
         MetaValue v;
         v.type = MetaType::array;
         v.element_type = element;
@@ -110,6 +126,7 @@ public:
 private:
     ByteCursor cur_;
     uint32_t version_;
+    uint64_t limit_, kept_ = 0;
 };
 
 uint32_t read_alignment(const Metadata& metadata, const std::string& file) {
@@ -164,9 +181,17 @@ std::unique_ptr<TensorDirectory> read_gguf(std::shared_ptr<const MappedFile> fil
         cur.fail_at(counts_at, fmt::format("metadata count {} cannot fit in a file of {} bytes", kv_count, cur.size()));
     }
 
+    if (tensor_count > max_tensors) {
+        cur.fail_at(counts_at, fmt::format("tensor count {} is more than nibble accepts ({})", tensor_count, max_tensors));
+    }
+    if (kv_count > max_metadata_keys) {
+        cur.fail_at(counts_at, fmt::format("metadata count {} is more than nibble accepts ({})", kv_count, max_metadata_keys));
+    }
+
     for (uint64_t i = 0; i < kv_count; ++i) {
         const size_t at = cur.offset();
         std::string key = parser.read_string("metadata key");
+        parser.charge(sizeof(std::pair<std::string, MetaValue>) + 64, at, key);  // the entry and its index node
         if (key.empty()) cur.fail_at(at, "empty metadata key");
         if (dir->metadata.contains(key)) cur.fail_at(at, fmt::format("duplicate metadata key '{}'", key));
         MetaValue value = parser.read_value(key);

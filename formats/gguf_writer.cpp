@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fmt/format.h>
 
+#include "formats/atomic_file.hpp"
 #include "formats/gguf.hpp"
 #include "nibble/error.hpp"
 
@@ -123,6 +124,7 @@ void GgufWriter::add_tensor(const std::string& name, uint32_t type_id, std::span
 }
 
 void GgufWriter::add_all(const TensorDirectory& directory) {
+    if (directory.file) sources_.push_back(directory.file);
     for (const auto& [key, value] : directory.metadata.entries()) {
         if (key == "general.alignment") continue;  // the writer decides the layout
         metadata_.set(key, value);
@@ -166,13 +168,13 @@ std::vector<std::byte> GgufWriter::bytes() const {
 }
 
 void GgufWriter::write(const std::string& path) const {
-    // Streamed: the tensor data goes from the caller's buffers to the file, never copied.
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr) throw Error(ErrorCode::io, fmt::format("{}: cannot create: {}", path, std::strerror(errno)));
-    bool ok = true;
+    // Streamed: the tensor data goes from the caller's buffers to the file, never copied,
+    // into a temporary file that replaces `path` only once complete.
+    for (const auto& source : sources_) refuse_same_file(path, *source);
+    AtomicFile out(path);
     uint64_t written = 0;
     auto put = [&](const void* data, size_t size) {
-        ok = ok && std::fwrite(data, 1, size, f) == size;
+        out.write(data, size);
         written += size;
     };
     const auto head = header();
@@ -186,8 +188,9 @@ void GgufWriter::write(const std::string& path) const {
             pad -= step;
         }
     }
-    const bool closed = std::fclose(f) == 0;
-    if (!ok || !closed) throw Error(ErrorCode::io, fmt::format("{}: write failed", path));
+    // A source that shrank while it was copied gave zeros: keep the old output.
+    for (const auto& source : sources_) source->check_intact();
+    out.commit();
 }
 
 }  // namespace nibble::formats

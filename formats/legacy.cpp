@@ -49,6 +49,9 @@ enum class VocabKind { plain, scored, mpt_flagged };
 
 Vocab read_vocab(ByteCursor& cur, uint32_t n_vocab, VocabKind kind) {
     if (n_vocab > cur.remaining() / 4) cur.fail(fmt::format("vocabulary of {} entries cannot fit in the file", n_vocab));
+    if (n_vocab > max_vocabulary) {
+        cur.fail(fmt::format("vocabulary of {} entries is more than nibble accepts ({})", n_vocab, max_vocabulary));
+    }
     Vocab v;
     v.texts.reserve(n_vocab);
     for (uint32_t i = 0; i < n_vocab; ++i) {
@@ -416,7 +419,14 @@ std::unique_ptr<TensorDirectory> read_legacy(std::shared_ptr<const MappedFile> f
             peek.skip(24, "hyperparameters");
             const auto eighth = peek.read<int32_t>("hyperparameter");
             if (eighth == first) return read_gptj(file, cur);
-            return read_llama(file, cur, magic, 0);
+            // Not GPT-J's repeated n_vocab: LLaMA's header, whose n_rot is n_embd / n_head.
+            ByteCursor ints(file->bytes(), file->name(), 4);
+            int32_t h[6];
+            for (auto& v : h) v = ints.read<int32_t>("hyperparameter");
+            if (h[3] > 0 && h[1] % h[3] == 0 && h[5] == h[1] / h[3]) return read_llama(file, cur, magic, 0);
+            cur.fail_at(4, fmt::format("a ggml header that is neither LLaMA's (n_rot {} would equal n_embd {} / n_head {}) nor "
+                                       "GPT-J's (n_vocab {} repeated at offset 32, where {} is found)",
+                                       h[5], h[1], h[3], first, eighth));
         }
         case magic_ggmf: {
             const size_t at = cur.offset();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "formats/metadata.hpp"
 #include "nibble/tensor_type.hpp"
 
 namespace nibble::formats {
@@ -45,6 +46,7 @@ std::vector<LegacyTensor> read_legacy_records(ByteCursor& cur, const RecordOptio
     while (!cur.at_end()) {
         LegacyTensor t;
         const size_t record_at = cur.offset();
+        if (tensors.size() == max_tensors) cur.fail(fmt::format("more than {} tensors", max_tensors));
         const auto n_dims = cur.read<int32_t>("tensor dimension count");
         const auto name_len = cur.read<int32_t>("tensor name length");
         const auto type = cur.read<int32_t>("tensor type");

@@ -51,10 +51,35 @@ bool looks_like_llama2c(std::span<const std::byte> bytes) noexcept {
     return layout && sizeof(Llama2cHeader) + layout->total_floats * 4 == bytes.size();
 }
 
+std::string llama2c_mismatch(std::span<const std::byte> bytes) {
+    if (bytes.size() < sizeof(Llama2cHeader)) {
+        return fmt::format("{} bytes is too short for a llama2.c header", bytes.size());
+    }
+    const Llama2cHeader h = read_header(bytes);
+    const auto layout = layout_of(h);
+    if (!layout) {
+        return fmt::format("implausible llama2.c header (dim {}, hidden {}, layers {}, heads {}, kv heads {}, vocab {}, "
+                           "seq_len {})",
+                           h.dim, h.hidden_dim, h.n_layers, h.n_heads, h.n_kv_heads, h.vocab_size, h.seq_len);
+    }
+    const auto expected = sizeof(Llama2cHeader) + layout->total_floats * 4;
+    if (expected != bytes.size()) {
+        return fmt::format("llama2.c header implies {} bytes but the file has {}", static_cast<uint64_t>(expected), bytes.size());
+    }
+    return {};
+}
+
 void read_llama2c_tokenizer(const MappedFile& file, uint32_t n_vocab, Metadata& metadata) {
     ByteCursor cur(file.bytes(), file.name());
     const auto max_len = cur.read<int32_t>("max_token_length");
     if (max_len <= 0 || max_len > 65536) cur.fail_at(0, fmt::format("max_token_length {} is implausible", max_len));
+    if (n_vocab > max_vocabulary) {
+        cur.fail_at(0, fmt::format("a vocabulary of {} entries is more than nibble accepts ({})", n_vocab, max_vocabulary));
+    }
+    // Each entry takes at least 8 bytes (score, length): refuse a count the file cannot hold before reserving.
+    if (n_vocab > cur.remaining() / 8) {
+        cur.fail(fmt::format("{} tokens cannot fit in the {} bytes that remain", n_vocab, cur.remaining()));
+    }
     std::vector<std::string> tokens;
     std::vector<float> scores;
     std::vector<int32_t> types;
@@ -175,6 +200,7 @@ std::unique_ptr<TensorDirectory> read_llama2c(std::shared_ptr<const MappedFile> 
     if (!tok_path.empty()) {
         const auto tok_file = MappedFile::open(tok_path);
         read_llama2c_tokenizer(*tok_file, static_cast<uint32_t>(vocab), m);
+        tok_file->check_intact();  // a tokenizer file that shrank while read gave zeros
     }
     return dir;
 }

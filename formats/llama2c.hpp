@@ -12,6 +12,9 @@ namespace nibble::formats {
 /// True when the bytes have a plausible llama2.c header and exactly the size it implies.
 bool looks_like_llama2c(std::span<const std::byte> bytes) noexcept;
 
+/// Why the bytes are not a llama2.c checkpoint (empty when they are one).
+std::string llama2c_mismatch(std::span<const std::byte> bytes);
+
 /// Reads a checkpoint into a directory with GGUF tensor names and `llama.*` keys,
 /// zero-copy. The tokenizer comes from `tokenizer_path` when given, else from
 /// `tok<vocab>.bin` or `tokenizer.bin` beside the checkpoint when one exists.

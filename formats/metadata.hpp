@@ -11,6 +11,16 @@
 
 namespace nibble::formats {
 
+// What a reader keeps for a file is bounded by the file (docs/reliability.md):
+/// Most vocabulary entries any reader or tokenizer accepts (4x the largest in use).
+inline constexpr size_t max_vocabulary = size_t{1} << 20;
+/// Most tensors and most metadata keys in one file.
+inline constexpr size_t max_tensors = size_t{1} << 16;
+inline constexpr size_t max_metadata_keys = size_t{1} << 16;
+/// Most bytes of memory the metadata values (strings, arrays) of a file of
+/// `file_bytes` may take once parsed: the file's size plus 64 MiB.
+constexpr uint64_t metadata_memory_limit(uint64_t file_bytes) noexcept { return file_bytes + (uint64_t{64} << 20); }
+
 /// GGUF value type ids (FORMATS.md 1.3).
 enum class MetaType : uint32_t {
     u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,

@@ -15,8 +15,10 @@ std::unique_ptr<TensorDirectory> read_model_file(std::shared_ptr<const MappedFil
     if (looks_like_legacy(bytes)) return read_legacy(file);
     if (looks_like_llama2c(bytes)) return read_llama2c(file, llama2c_tokenizer);
     if (looks_like_nomagic_vocab(bytes)) return read_nomagic_vocab(file);
-    throw Error(ErrorCode::bad_format, fmt::format("{}: not a GGUF, ggml/ggmf/ggjt/ggmm or llama2.c file ({} bytes, unknown magic)",
-                                                   file->name(), file->size()));
+    // No magic: llama2.c checkpoints have none, so say why it is not one either.
+    throw Error(ErrorCode::bad_format, fmt::format("{}: not a GGUF, ggml/ggmf/ggjt/ggmm file ({} bytes, unknown magic), nor a "
+                                                   "llama2.c checkpoint: {}",
+                                                   file->name(), file->size(), llama2c_mismatch(bytes)));
 }
 
 }  // namespace nibble::formats

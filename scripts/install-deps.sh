@@ -11,6 +11,7 @@ packages=(
   libomp-dev
   g++-aarch64-linux-gnu qemu-user
   python3 python3-matplotlib
+  clang libclang-rt-14-dev
   libpcre2-dev:arm64
 )
 

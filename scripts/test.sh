@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: the release build's tests, the same tests
 # under AddressSanitizer + UndefinedBehaviorSanitizer, an installed package used by a
-# separate project (CMake and pkg-config), and the aarch64 build under qemu with and
-# without the dot-product extension. Prints "N passed, N failed" at the end.
+# separate project (CMake and pkg-config), the aarch64 build under qemu with and
+# without the dot-product extension, 60 s of fuzzing per reader and a ThreadSanitizer
+# run of concurrent Sessions. Prints "N passed, N failed" at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -107,6 +108,30 @@ cmake -S . -B build-aarch64 --toolchain cmake/aarch64-linux-gnu.cmake -DCMAKE_BU
 cmake --build build-aarch64 -j"$jobs"
 QEMU_CPU=cortex-a76 run_ctest aarch64-dotprod build-aarch64
 QEMU_CPU=cortex-a53 run_ctest aarch64-plain build-aarch64 -L "unit|fixtures"
+
+# 5. Fuzzing: every reader's libFuzzer target (clang, ASan + UBSan + coverage), 60 s each,
+#    two at a time; any crash, leak, timeout (10 s) or out-of-memory (2 GB) fails.
+echo "=== fuzz"
+if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" \
+     -DNIBBLE_FUZZ=ON -DNIBBLE_BUILD_TESTS=OFF -DNIBBLE_BUILD_BENCH=OFF -DNIBBLE_BUILD_EXAMPLES=OFF >/dev/null &&
+   cmake --build build-fuzz -j"$jobs" >/dev/null && tests/fuzz/run.sh build-fuzz 60; then
+  passed=$((passed + 1)); echo "fuzz: ok"
+else
+  failed=$((failed + 1)); echo "fuzz: FAILED"
+fi
+
+# 6. ThreadSanitizer: 8 Sessions over 2 Models from 8 threads (only the library and that
+#    test, -O1). One OpenMP thread (loading and every Session): libgomp is not instrumented.
+echo "=== tsan"
+if cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" -DNIBBLE_TSAN=ON \
+     -DNIBBLE_BUILD_BENCH=OFF -DNIBBLE_BUILD_EXAMPLES=OFF >/dev/null &&
+   cmake --build build-tsan -j"$jobs" --target nibble-concurrency-tests >/dev/null &&
+   OMP_NUM_THREADS=1 NIBBLE_CONCURRENCY_OMP_THREADS=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+     build-tsan/tests/nibble-concurrency-tests; then
+  passed=$((passed + 1)); echo "tsan: ok"
+else
+  failed=$((failed + 1)); echo "tsan: FAILED"
+fi
 
 echo
 echo "suite: $passed passed, $failed failed"

@@ -140,31 +140,40 @@ void read_in_with_progress(const formats::TensorDirectory& dir, const std::funct
 }  // namespace
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
-    Model model;
-    if (!options.progress) {
-        model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::open(path, options.use_mmap), options));
+    return detail::translate_allocation_failure(path, [&] {
+        Model model;
+        auto step = [&](float fraction) {
+            if (options.progress && !options.progress(fraction)) {
+                throw Error(ErrorCode::cancelled, fmt::format("{}: loading cancelled", path));
+            }
+        };
+        step(0.0f);
+        // No other reference to the file: a copy read without mmap is then the model's
+        // alone, and its matrices are packed in place (TensorDirectory::exclusive_bytes).
+        auto dir = read_any(formats::MappedFile::open(path, options.use_mmap), options);
+        step(0.05f);
+        if (options.progress) read_in_with_progress(*dir, options.progress, 0.05f, 0.9f);
+        model.impl_ = detail::ModelImpl::create(std::move(dir));  // binding and repacking: the last 10 %
+        // The file shrank while its weights were read or repacked.
+        if (model.impl_->directory->file) model.impl_->directory->file->check_intact();
+        step(1.0f);
         return model;
-    }
-    auto step = [&](float fraction) {
-        if (!options.progress(fraction)) throw Error(ErrorCode::cancelled, fmt::format("{}: loading cancelled", path));
-    };
-    step(0.0f);
-    auto dir = read_any(formats::MappedFile::open(path, options.use_mmap), options);
-    step(0.05f);
-    read_in_with_progress(*dir, options.progress, 0.05f, 0.9f);
-    model.impl_ = detail::ModelImpl::create(std::move(dir));  // binding and repacking: the last 10 %
-    step(1.0f);
-    return model;
+    });
 }
 
 Model Model::load_from_memory(std::span<const std::byte> bytes, const std::string& name) {
-    Model model;
-    model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::borrow(bytes, name), {}));
-    return model;
+    return detail::translate_allocation_failure(name, [&] {
+        Model model;
+        model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::borrow(bytes, name), {}));
+        return model;
+    });
 }
 
 FileInfo probe(const std::string& path) {
-    const auto dir = formats::read_model_file(formats::MappedFile::open(path));
+    return detail::translate_allocation_failure(path, [&] {
+    const auto file = formats::MappedFile::open(path);
+    const auto dir = formats::read_model_file(file);
+    file->check_intact();
     FileInfo info;
     info.container = dir->container;
     info.container_version = dir->version;
@@ -177,16 +186,28 @@ FileInfo probe(const std::string& path) {
     info.file_bytes = dir->file ? dir->file->size() : 0;
     info.converted_bytes = dir->owned_bytes();
     return info;
+    });
 }
 
 Tokenizer Tokenizer::load(const std::string& path) {
-    const auto dir = read_any(formats::MappedFile::open(path), {});
-    Tokenizer t = detail::ModelImpl::make_tokenizer(dir->metadata, path);
-    if (t.vocab_size() == 0) throw Error(ErrorCode::bad_model, fmt::format("{}: the file has no tokenizer", path));
-    return t;
+    return detail::translate_allocation_failure(path, [&] {
+        const auto file = formats::MappedFile::open(path);
+        const auto dir = read_any(file, {});
+        Tokenizer t = detail::ModelImpl::make_tokenizer(dir->metadata, path);
+        file->check_intact();
+        if (t.vocab_size() == 0) throw Error(ErrorCode::bad_model, fmt::format("{}: the file has no tokenizer", path));
+        return t;
+    });
 }
 
-const ModelInfo& Model::info() const noexcept { return impl_->info; }
-const Tokenizer& Model::tokenizer() const noexcept { return impl_->tokenizer; }
+// A default-constructed Model is empty: empty facts, a tokenizer whose use is an Error.
+const ModelInfo& Model::info() const noexcept {
+    static const ModelInfo none;
+    return impl_ ? impl_->info : none;
+}
+const Tokenizer& Model::tokenizer() const noexcept {
+    static const Tokenizer none;
+    return impl_ ? impl_->tokenizer : none;
+}
 
 }  // namespace nibble

@@ -4,6 +4,9 @@
 #include <array>
 #include <memory>
 #include <new>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "formats/tensor_directory.hpp"
@@ -11,6 +14,19 @@
 #include "nibble/nibble.hpp"
 
 namespace nibble::detail {
+
+/// Runs `f`, turning an allocation failure into the library's one exception type:
+/// Error(out_of_range) "WHAT: out of memory". Public entry points call through it.
+template <class F>
+decltype(auto) translate_allocation_failure(std::string_view what, F&& f) {
+    try {
+        return f();
+    } catch (const std::bad_alloc&) {
+        throw Error(ErrorCode::out_of_range, std::string(what) + ": out of memory");
+    } catch (const std::length_error&) {
+        throw Error(ErrorCode::out_of_range, std::string(what) + ": a buffer would exceed the largest size this system allows");
+    }
+}
 
 enum class NormKind { rms, layer };
 enum class RopeMode { none, adjacent_pairs, half_split };

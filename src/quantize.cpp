@@ -5,12 +5,14 @@
 #include <cmath>
 #include <map>
 
+#include "formats/atomic_file.hpp"
 #include "formats/gguf.hpp"
 #include "formats/legacy.hpp"
 #include "formats/open.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/type_traits.hpp"
 #include "nibble/nibble.hpp"
+#include "src/model_impl.hpp"
 #include "src/quant_mix.hpp"
 
 namespace nibble {
@@ -116,8 +118,9 @@ std::string quantize_preset_names() {
     return names;
 }
 
-QuantizeReport quantize(const std::string& input, const std::string& output, const QuantizeOptions& options,
-                        const QuantizeProgress& progress) {
+namespace {
+QuantizeReport quantize_file(const std::string& input, const std::string& output, const QuantizeOptions& options,
+                             const QuantizeProgress& progress) {
     using formats::QuantEra;
     if (options.ggjt_version > 3) throw Error(ErrorCode::invalid_argument, fmt::format("ggjt version {} does not exist", options.ggjt_version));
     const bool to_ggjt = options.ggjt_version != 0;
@@ -125,7 +128,9 @@ QuantizeReport quantize(const std::string& input, const std::string& output, con
     if (options.type && !tensor_type_info(static_cast<uint32_t>(*options.type))->computable) {
         throw Error(ErrorCode::invalid_argument, "quantize: unsupported target type");
     }
-    const auto source = formats::read_model_file(formats::MappedFile::open(input), options.llama2c_tokenizer);
+    const auto input_file = formats::MappedFile::open(input);
+    formats::refuse_same_file(output, *input_file);
+    const auto source = formats::read_model_file(input_file, options.llama2c_tokenizer);
     const auto plan = plan_types(*source, options, to_ggjt);
 
     auto result = std::make_shared<formats::TensorDirectory>();
@@ -180,16 +185,22 @@ QuantizeReport quantize(const std::string& input, const std::string& output, con
         writer.add_all(*result);
         bytes = writer.bytes();
     }
-    std::FILE* f = std::fopen(output.c_str(), "wb");
-    if (f == nullptr) throw Error(ErrorCode::io, fmt::format("{}: cannot create", output));
-    const size_t written = std::fwrite(bytes.data(), 1, bytes.size(), f);
-    if (std::fclose(f) != 0 || written != bytes.size()) throw Error(ErrorCode::io, fmt::format("{}: write failed", output));
+    input_file->check_intact();  // a source that shrank while read gave zeros: write nothing
+    formats::AtomicFile out(output);  // a temporary file beside `output`, renamed when complete
+    out.write(bytes.data(), bytes.size());
+    out.commit();
     report.output_bytes = bytes.size();
     for (const auto& [type, s] : sums) {
         report.per_type.push_back({type, s.tensors, s.elements, std::sqrt(s.squared_error / static_cast<double>(s.elements)),
                                    std::sqrt(s.squared_weight / static_cast<double>(s.elements))});
     }
     return report;
+}
+}  // namespace
+
+QuantizeReport quantize(const std::string& input, const std::string& output, const QuantizeOptions& options,
+                        const QuantizeProgress& progress) {
+    return detail::translate_allocation_failure(input, [&] { return quantize_file(input, output, options, progress); });
 }
 
 }  // namespace nibble

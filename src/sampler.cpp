@@ -3,6 +3,8 @@
 // (portable: the same seed gives the same tokens on every platform).
 #include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
+#include <limits>
 #include <unordered_set>
 
 #include "nibble/nibble.hpp"
@@ -34,11 +36,17 @@ uint64_t next_random(uint64_t* s) {
 }  // namespace
 
 Sampler::Sampler(SamplingOptions options) : options_(options) {
-    if (options_.top_p <= 0.0f || options_.top_p > 1.0f || options_.min_p < 0.0f || options_.min_p > 1.0f ||
-        options_.repeat_penalty <= 0.0f || options_.top_k < 0 || options_.repeat_last_n < 0 || std::isnan(options_.temperature)) {
-        throw Error(ErrorCode::invalid_argument,
-                    "sampling options out of range (need 0 < top_p <= 1, 0 <= min_p <= 1, repeat_penalty > 0, top_k >= 0)");
-    }
+    // Written so that NaN fails every test: a comparison with NaN is false.
+    const auto& o = options_;
+    auto refuse = [](const char* what, double value) {
+        throw Error(ErrorCode::invalid_argument, fmt::format("sampling option {} = {} is out of range", what, value));
+    };
+    if (!(o.temperature >= 0.0f && std::isfinite(o.temperature))) refuse("temperature (need finite, >= 0; 0 = greedy)", o.temperature);
+    if (!(o.top_p > 0.0f && o.top_p <= 1.0f)) refuse("top_p (need 0 < top_p <= 1)", o.top_p);
+    if (!(o.min_p >= 0.0f && o.min_p <= 1.0f)) refuse("min_p (need 0 <= min_p <= 1)", o.min_p);
+    if (!(o.repeat_penalty > 0.0f && std::isfinite(o.repeat_penalty))) refuse("repeat_penalty (need finite, > 0)", o.repeat_penalty);
+    if (o.top_k < 0) refuse("top_k (need >= 0)", o.top_k);
+    if (o.repeat_last_n < 0) refuse("repeat_last_n (need >= 0)", o.repeat_last_n);
     reset();
 }
 
@@ -57,7 +65,21 @@ void Sampler::accept(Token token) {
 Token Sampler::sample(std::span<const float> logits) {
     if (logits.empty()) throw Error(ErrorCode::invalid_argument, "sample: no logits");
     candidates_.resize(logits.size());
-    for (size_t i = 0; i < logits.size(); ++i) candidates_[i] = {logits[i], static_cast<Token>(i)};
+    // NaN logits can never be chosen (they sort as -inf); +inf ones are certain (the
+    // largest float). With no logit above -inf there is nothing to choose from.
+    bool any = false;
+    for (size_t i = 0; i < logits.size(); ++i) {
+        float l = logits[i];
+        if (std::isnan(l)) l = -std::numeric_limits<float>::infinity();
+        if (l == std::numeric_limits<float>::infinity()) l = std::numeric_limits<float>::max();
+        any = any || l > -std::numeric_limits<float>::infinity();
+        candidates_[i] = {l, static_cast<Token>(i)};
+    }
+    if (!any) {
+        throw Error(ErrorCode::bad_model,
+                    fmt::format("sample: all {} logits are NaN or -infinity (the model's weights or inputs are broken)",
+                                logits.size()));
+    }
     if (options_.repeat_penalty != 1.0f) {
         std::unordered_set<Token> seen(recent_.begin(), recent_.end());
         for (Token t : seen) {

@@ -2,6 +2,8 @@
 #include <chrono>
 #include <fmt/format.h>
 #include <thread>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <utility>
 
 #include "src/model_impl.hpp"
@@ -56,29 +58,82 @@ private:
     std::string pending_;
 };
 
+uint64_t physical_memory_bytes() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
+}
+
+std::string gib(uint64_t bytes) { return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / double(1u << 30)); }
+
 }  // namespace
 
 Session::Session(Model model, SessionOptions options) {
     if (!model.impl_) throw Error(ErrorCode::invalid_argument, "Session: the model is empty");
     const detail::ModelImpl& m = *model.impl_;
-    if (options.threads <= 0) options.threads = physical_core_count();
-    if (options.batch_threads <= 0) options.batch_threads = options.threads;
+    if (options.threads < 0 || options.threads > max_session_threads) {
+        throw Error(ErrorCode::invalid_argument,
+                    fmt::format("Session: threads {} is outside 0 (the default) to {}", options.threads, max_session_threads));
+    }
+    if (options.batch_threads < 0 || options.batch_threads > max_session_threads) {
+        throw Error(ErrorCode::invalid_argument, fmt::format("Session: batch_threads {} is outside 0 (the default) to {}",
+                                                             options.batch_threads, max_session_threads));
+    }
+    if (options.context_length > max_context_length) {
+        throw Error(ErrorCode::invalid_argument,
+                    fmt::format("Session: context_length {} is more than {}", options.context_length, max_context_length));
+    }
+    if (options.batch_size > max_batch_size) {
+        throw Error(ErrorCode::invalid_argument,
+                    fmt::format("Session: batch_size {} is more than {}", options.batch_size, max_batch_size));
+    }
+    if (options.threads == 0) options.threads = physical_core_count();
+    if (options.batch_threads == 0) options.batch_threads = options.threads;
     if (options.batch_size == 0) options.batch_size = 1;
     if (options.context_length == 0) options.context_length = std::min<uint32_t>(m.config.n_ctx_train, 4096);
     if (options.context_length == 0) options.context_length = 2048;
-    impl_ = std::make_unique<detail::SessionImpl>(std::move(model), options, m);
+    options.batch_size = std::min(options.batch_size, options.context_length);
+    // Every buffer is sized here, once: refuse sizes this machine cannot hold before
+    // allocating (a vector of that size would throw bad_alloc, or the kernel would kill
+    // the process when the pages are touched).
+    const uint64_t need = detail::ForwardState::bytes_needed(m, options.context_length, options.batch_size,
+                                                             std::max(options.threads, options.batch_threads));
+    uint64_t have = physical_memory_bytes();
+    if (struct rlimit limit {}; ::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+        have = std::min<uint64_t>(have, limit.rlim_cur);
+    }
+    if (need > have) {
+        throw Error(ErrorCode::out_of_range,
+                    fmt::format("Session: context {} with batch {} needs {} of memory for its cache and buffers, more than "
+                                "the {} this process may use",
+                                options.context_length, options.batch_size, gib(need), gib(have)));
+    }
+    try {
+        impl_ = std::make_unique<detail::SessionImpl>(std::move(model), options, m);
+    } catch (const std::bad_alloc&) {
+        throw Error(ErrorCode::out_of_range, fmt::format("Session: cannot allocate the {} its cache and buffers need "
+                                                         "(context {}, batch {})",
+                                                         gib(need), options.context_length, options.batch_size));
+    }
 }
 
 Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 
-uint32_t Session::position() const noexcept { return impl_->position; }
-uint32_t Session::context_length() const noexcept { return impl_->state.n_ctx; }
-void Session::reset() noexcept { impl_->position = 0; }
-const Model& Session::model() const noexcept { return impl_->model; }
+// A moved-from Session has no state: its getters give empty values, eval and
+// generate an Error.
+uint32_t Session::position() const noexcept { return impl_ ? impl_->position : 0; }
+uint32_t Session::context_length() const noexcept { return impl_ ? impl_->state.n_ctx : 0; }
+void Session::reset() noexcept {
+    if (impl_) impl_->position = 0;
+}
+const Model& Session::model() const noexcept {
+    static const Model none;
+    return impl_ ? impl_->model : none;
+}
 
 std::span<const float> Session::eval(std::span<const Token> tokens, bool all_logits) {
+    if (!impl_) throw Error(ErrorCode::invalid_argument, "eval: this Session was moved from");
     detail::SessionImpl& s = *impl_;
     const uint32_t n_vocab = s.m.config.n_vocab;
     if (tokens.empty()) throw Error(ErrorCode::invalid_argument, "eval: no tokens");
@@ -91,7 +146,16 @@ std::span<const float> Session::eval(std::span<const Token> tokens, bool all_log
             throw Error(ErrorCode::invalid_argument, fmt::format("eval: token id {} is outside the vocabulary of {}", t, n_vocab));
         }
     }
-    s.logits.resize((all_logits ? tokens.size() : 1) * size_t{n_vocab});
+    const uint64_t logit_bytes = (all_logits ? tokens.size() : 1) * uint64_t{n_vocab} * sizeof(float);
+    if (logit_bytes > physical_memory_bytes()) {
+        throw Error(ErrorCode::out_of_range, fmt::format("eval: the logits of {} tokens need {}, more than this machine has",
+                                                         tokens.size(), gib(logit_bytes)));
+    }
+    try {
+        s.logits.resize((all_logits ? tokens.size() : 1) * size_t{n_vocab});
+    } catch (const std::bad_alloc&) {
+        throw Error(ErrorCode::out_of_range, fmt::format("eval: cannot allocate {} for the logits", gib(logit_bytes)));
+    }
     for (size_t done = 0; done < tokens.size();) {
         const auto n = static_cast<uint32_t>(std::min<size_t>(s.state.batch, tokens.size() - done));
         const bool last_chunk = done + n == tokens.size();
@@ -106,10 +170,13 @@ std::span<const float> Session::eval(std::span<const Token> tokens, bool all_log
         s.position += n;
         done += n;
     }
+    // A mapped file that shrank under the model gave zeros for the bytes it lost.
+    if (s.m.directory && s.m.directory->file) s.m.directory->file->check_intact();
     return s.logits;
 }
 
 GenerateResult Session::generate(std::string_view prompt, const GenerateOptions& options, const PieceCallback& on_piece) {
+    if (!impl_) throw Error(ErrorCode::invalid_argument, "generate: this Session was moved from");
     const auto ids = impl_->model.tokenizer().encode(prompt, {.add_bos = options.add_bos});
     if (ids.empty()) throw Error(ErrorCode::invalid_argument, "generate: the prompt is empty and no BOS token is added");
     return generate(std::span<const Token>(ids), options, on_piece);
@@ -119,6 +186,7 @@ GenerateResult Session::generate(std::span<const Token> prompt, const GenerateOp
     using clock = std::chrono::steady_clock;
     if (prompt.empty()) throw Error(ErrorCode::invalid_argument, "generate: empty prompt");
     if (options.max_tokens < 0) throw Error(ErrorCode::invalid_argument, "generate: max_tokens is negative");
+    if (!impl_) throw Error(ErrorCode::invalid_argument, "generate: this Session was moved from");
     const Tokenizer& tokenizer = impl_->model.tokenizer();
     GenerateResult result;
     result.prompt.assign(prompt.begin(), prompt.end());

@@ -1,5 +1,6 @@
 #include "src/tensor_binder.hpp"
 
+#include <cmath>
 #include <fmt/format.h>
 
 #include "kernels/type_traits.hpp"
@@ -107,7 +108,10 @@ void read_common_hparams(const formats::TensorDirectory& dir, const std::string&
     c.n_ff = optional_u32(m, arch + ".feed_forward_length", 4 * c.n_embd);
     c.n_head_kv = optional_u32(m, arch + ".attention.head_count_kv", c.n_head);
     c.n_ctx_train = optional_u32(m, arch + ".context_length", 2048);
-    c.rope_base = optional_f32(m, arch + ".rope.freq_base", 10000.0f);
+    c.rope_base = optional_f32(m, arch + ".rope.freq_base", 10000.0f, file, true);
+    if (c.n_ctx_train == 0) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: hyperparameter '{}.context_length' is 0", file, arch));
+    }
     if (c.n_embd % c.n_head != 0) {
         throw Error(ErrorCode::bad_model, fmt::format("{}: embedding length {} is not a multiple of the head count {}", file,
                                                       c.n_embd, c.n_head));
@@ -149,9 +153,16 @@ uint32_t optional_u32(const formats::Metadata& metadata, const std::string& key,
     return static_cast<uint32_t>(*v);
 }
 
-float optional_f32(const formats::Metadata& metadata, const std::string& key, float fallback) {
+float optional_f32(const formats::Metadata& metadata, const std::string& key, float fallback, const std::string& file,
+                   bool positive) {
     const auto v = metadata.get_float(key);
-    return v ? static_cast<float>(*v) : fallback;
+    if (!v) return fallback;
+    const auto f = static_cast<float>(*v);
+    if (!std::isfinite(f) || (positive && !(f > 0.0f))) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: hyperparameter '{}' = {} is out of range (need a finite{} number)",
+                                                      file, key, *v, positive ? ", positive" : ""));
+    }
+    return f;
 }
 
 }  // namespace nibble::detail

@@ -48,6 +48,9 @@ uint32_t require_u32(const formats::Metadata& metadata, const std::string& key, 
 void read_common_hparams(const formats::TensorDirectory& dir, const std::string& arch, ModelConfig& config);
 
 uint32_t optional_u32(const formats::Metadata& metadata, const std::string& key, uint32_t fallback);
-float optional_f32(const formats::Metadata& metadata, const std::string& key, float fallback);
+/// A float hyperparameter, or `fallback` when absent; throws bad_model naming the key
+/// when it is not finite (or, with `positive`, not > 0).
+float optional_f32(const formats::Metadata& metadata, const std::string& key, float fallback, const std::string& file,
+                   bool positive = false);
 
 }  // namespace nibble::detail

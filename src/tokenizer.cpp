@@ -227,9 +227,20 @@ Tokenizer ModelImpl::make_tokenizer(const formats::Metadata& m, const std::strin
         throw Error(ErrorCode::bad_model, fmt::format("{}: tokenizer has {} tokens but {} scores and {} types", file,
                                                       texts->size(), scores.size(), types.size()));
     }
+    if (texts->size() > formats::max_vocabulary) {
+        throw Error(ErrorCode::bad_model, fmt::format("{}: tokenizer.ggml.tokens has {} entries, more than nibble accepts ({})",
+                                                      file, texts->size(), formats::max_vocabulary));
+    }
+    // An id the file states must name a token; a missing one takes the family's
+    // default when the vocabulary has it (else none).
     auto id = [&](const char* key, int64_t fallback) {
         const auto v = m.get_uint(key);
-        return static_cast<Token>(v && *v < texts->size() ? static_cast<int64_t>(*v) : fallback);
+        if (v && *v >= texts->size()) {
+            throw Error(ErrorCode::bad_model, fmt::format("{}: {} = {} is outside the vocabulary of {} tokens", file, key, *v,
+                                                          texts->size()));
+        }
+        if (v) return static_cast<Token>(*v);
+        return static_cast<Token>(fallback >= 0 && static_cast<uint64_t>(fallback) < texts->size() ? fallback : -1);
     };
     if (*model == "gpt2") {
         const auto* merges = m.get_strings("tokenizer.ggml.merges");
@@ -257,33 +268,48 @@ Tokenizer ModelImpl::make_tokenizer(const formats::Metadata& m, const std::strin
 
 namespace nibble {
 
+using detail::translate_allocation_failure;
+
+namespace {
+const detail::TokenizerImpl& checked(const std::shared_ptr<const detail::TokenizerImpl>& impl) {
+    if (!impl) throw Error(ErrorCode::invalid_argument, "Tokenizer: empty (default-constructed); use Tokenizer::load or a Model's");
+    return *impl;
+}
+}  // namespace
+
 std::vector<Token> Tokenizer::encode(std::string_view text, EncodeOptions options) const {
+    checked(impl_);
     if (impl_->kind == "none") throw Error(ErrorCode::unsupported, "this model has no tokenizer");
-    std::vector<Token> out;
-    if (options.add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
-    auto body = impl_->encode(text);
-    out.insert(out.end(), body.begin(), body.end());
-    if (options.add_eos && impl_->eos >= 0) out.push_back(impl_->eos);
-    return out;
+    return translate_allocation_failure("Tokenizer::encode", [&] {
+        std::vector<Token> out;
+        if (options.add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
+        auto body = impl_->encode(text);
+        out.insert(out.end(), body.begin(), body.end());
+        if (options.add_eos && impl_->eos >= 0) out.push_back(impl_->eos);
+        return out;
+    });
 }
 
 std::string Tokenizer::decode(std::span<const Token> tokens) const {
-    std::string out;
-    for (Token t : tokens) {
-        impl_->check_id(t);
-        out += impl_->pieces[static_cast<size_t>(t)];
-    }
-    if (impl_->add_space_prefix && !out.empty() && out.front() == ' ') out.erase(0, 1);
-    return out;
+    checked(impl_);
+    return translate_allocation_failure("Tokenizer::decode", [&] {
+        std::string out;
+        for (Token t : tokens) {
+            impl_->check_id(t);
+            out += impl_->pieces[static_cast<size_t>(t)];
+        }
+        if (impl_->add_space_prefix && !out.empty() && out.front() == ' ') out.erase(0, 1);
+        return out;
+    });
 }
 
 std::string Tokenizer::piece(Token id) const {
-    impl_->check_id(id);
+    checked(impl_).check_id(id);
     return impl_->pieces[static_cast<size_t>(id)];
 }
 
 std::string_view Tokenizer::token_text(Token id) const {
-    impl_->check_id(id);
+    checked(impl_).check_id(id);
     return impl_->texts[static_cast<size_t>(id)];
 }
 

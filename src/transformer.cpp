@@ -49,7 +49,10 @@ void linears(const kernels::KernelTable& kernels, ForwardState& s, std::initiali
         ys[count++] = y;
     }
     flush();
-    for (const auto& [l, y] : group) {
+    for (const auto& entry : group) {
+        // Plain variables, not a structured binding: clang 14 cannot use one inside an OpenMP loop.
+        const Linear* l = entry.first;
+        float* y = entry.second;
         if (l->bias == nullptr) continue;
         const size_t rows = l->matrix.rows;
 #pragma omp for schedule(static)
@@ -217,6 +220,22 @@ AttentionTask attention_task(const ModelConfig& c, uint32_t index) {
     task.first_head = task.kv_head * group + index % per_token % per_kv_head * per_task;
     task.heads = std::min(per_task, (task.kv_head + 1) * group - task.first_head);
     return task;
+}
+
+uint64_t ForwardState::bytes_needed(const ModelImpl& m, uint32_t context_length, uint32_t batch_size, int thread_count) {
+    // The same sizes as the constructor below, in 128 bits.
+    using u128 = unsigned __int128;
+    const ModelConfig& c = m.config;
+    const u128 ctx = context_length, batch = batch_size, kv = c.kv_dim(), E = c.n_embd;
+    const u128 threads = static_cast<u128>(std::max(thread_count, 1));
+    u128 floats = 2 * u128{c.n_layer} * ctx * kv;                    // k_cache, v_cache
+    floats += batch * E * 8;                                           // x, normed, attn_in, q, attn, proj, ffn_out
+    floats += batch * (E + 2 * kv) + 2 * batch * kv;                   // qkv, k, v
+    floats += 2 * batch * u128{c.n_ff};                                // gate, up
+    floats += 2 * batch * std::max<u128>(1, c.n_rot / 2) + c.n_head;   // rope tables, alibi
+    floats += threads * queries_per_task(c) * ctx;                     // scores
+    const u128 bytes = floats * 4 + scratch_for(m, batch_size);
+    return bytes > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(bytes);
 }
 
 ForwardState::ForwardState(const ModelImpl& m, uint32_t context_length, uint32_t batch_size, int thread_count)

@@ -10,6 +10,9 @@ namespace nibble::detail {
 /// KV cache and the scratch buffers of one batch, sized once.
 struct ForwardState {
     ForwardState(const ModelImpl& model, uint32_t context_length, uint32_t batch_size, int threads);
+    /// Bytes the constructor allocates for these sizes (saturates at SIZE_MAX), so that a
+    /// Session can refuse sizes the machine cannot hold before allocating anything.
+    static uint64_t bytes_needed(const ModelImpl& model, uint32_t context_length, uint32_t batch_size, int threads);
 
     uint32_t n_ctx, batch;
     int threads;

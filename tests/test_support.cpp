@@ -8,6 +8,13 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "nibble/error.hpp"
 
 namespace nibble::test {
 
@@ -109,6 +116,94 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
     std::error_code ignored;
     std::filesystem::remove_all(path, ignored);
+}
+
+}  // namespace nibble::test
+
+namespace nibble::test {
+namespace {
+
+uint64_t status_kib(const char* field) {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    const std::string prefix = std::string(field) + ":";
+    while (std::getline(status, line)) {
+        if (line.starts_with(prefix)) return std::stoull(line.substr(prefix.size()));
+    }
+    return 0;
+}
+
+}  // namespace
+
+ChildRun run_in_child(const std::function<void()>& f) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        ::close(fds[0]);
+        { std::ofstream("/proc/self/clear_refs") << "5"; }  // VmHWM := VmRSS
+        const uint64_t before = status_kib("VmRSS");
+        char outcome = 'r';
+        std::string message;
+        try {
+            f();
+        } catch (const nibble::Error& e) {
+            outcome = 'e';
+            message = e.what();
+        } catch (const std::exception& e) {
+            outcome = 'x';
+            message = e.what();
+        }
+        const uint64_t peak = status_kib("VmHWM");
+        const uint64_t growth = peak > before ? (peak - before) * 1024 : 0;
+        const std::string report = fmt::format("{} {} {}", outcome, growth, message);
+        [[maybe_unused]] const auto written = ::write(fds[1], report.data(), report.size());
+        ::close(fds[1]);
+        ::_exit(0);
+    }
+    ::close(fds[1]);
+    std::string report;
+    char buffer[4096];
+    for (ssize_t got; (got = ::read(fds[0], buffer, sizeof buffer)) != 0;) {
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) break;
+        report.append(buffer, static_cast<size_t>(got));
+    }
+    ::close(fds[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ChildRun run;
+    if (WIFSIGNALED(status) || report.empty()) {
+        run.outcome = ChildRun::Outcome::crashed;
+        run.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        return run;
+    }
+    std::istringstream in(report);
+    char outcome = 0;
+    in >> outcome >> run.peak_growth;
+    std::getline(in, run.message);
+    if (!run.message.empty() && run.message.front() == ' ') run.message.erase(0, 1);
+    run.outcome = outcome == 'r' ? ChildRun::Outcome::returned
+                  : outcome == 'e' ? ChildRun::Outcome::error
+                                   : ChildRun::Outcome::other_exception;
+    return run;
+}
+
+bool sanitized_build() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return true;
+#else
+    return false;
+#endif
+#else
+    return false;
+#endif
 }
 
 }  // namespace nibble::test

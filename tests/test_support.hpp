@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,21 @@ Comparison compare_logits(const std::vector<float>& ours, const std::vector<floa
 /// Minimal extraction of a JSON array of strings ("key": ["..", ".."]).
 std::vector<std::string> json_string_array(const std::string& json, const std::string& key);
 std::vector<std::byte> from_hex(const std::string& hex);
+
+/// What a function did in a child process (fork), and the memory it took there: the
+/// growth of the child's peak resident set (VmHWM after /proc/self/clear_refs) while
+/// it ran.
+struct ChildRun {
+    enum class Outcome { returned, error, other_exception, crashed } outcome = Outcome::crashed;
+    std::string message;       ///< the Error's (or other exception's) message
+    uint64_t peak_growth = 0;  ///< bytes
+    int signal = 0;            ///< the signal that ended a crashed child
+};
+ChildRun run_in_child(const std::function<void()>& f);
+
+/// True in builds with AddressSanitizer or ThreadSanitizer, whose shadow memory and
+/// quarantine make resident-set figures meaningless.
+bool sanitized_build();
 
 /// A temporary directory removed at scope exit.
 struct TempDir {

@@ -2,7 +2,9 @@
 //
 // Threading: a Model is immutable after load and may be shared by any number of
 // threads and Sessions. A Session, a Sampler and a Tokenizer's mutable users are
-// used by one thread at a time. Every function that can fail throws nibble::Error.
+// used by one thread at a time. Every function that can fail throws nibble::Error,
+// and only that (allocation failures become Error(out_of_range)); docs/reliability.md
+// states the limits, the memory bound and what happens when a mapped file shrinks.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +44,8 @@ public:
     /// files included). Throws Error when the file has none or cannot be read.
     static Tokenizer load(const std::string& path);
 
-    /// Token ids for `text` (UTF-8). Never throws for any byte sequence.
+    /// Token ids for `text` (UTF-8). Accepts any byte sequence; throws Error for a
+    /// default-constructed Tokenizer or a model without a vocabulary.
     std::vector<Token> encode(std::string_view text, EncodeOptions options = {}) const;
     /// Text of a sequence of ids; control tokens (BOS, EOS) produce no text, and the
     /// space the encoder adds in front of the text is removed. Throws
@@ -105,7 +108,10 @@ struct ModelInfo {
 class NIBBLE_API Model {
 public:
     /// Opens a GGUF file or a llama2.c checkpoint. Throws Error naming the file and
-    /// what is wrong with it.
+    /// what is wrong with it. With use_mmap (the default) the file stays mapped: if it
+    /// shrinks while the Model lives, the lost bytes read as zeros and the next
+    /// Session::eval throws Error(io); with use_mmap = false the file is read whole and
+    /// may change or vanish afterwards.
     static Model load(const std::string& path, const LoadOptions& options = {});
     /// Loads from memory the caller keeps alive and unchanged as long as any copy of
     /// the Model or a Session on it exists. `name` appears in error messages.
@@ -119,12 +125,19 @@ private:
     std::shared_ptr<const detail::ModelImpl> impl_;
 };
 
-/// Per-session settings.
+/// Limits of SessionOptions: larger values are refused with Error(invalid_argument).
+inline constexpr uint32_t max_context_length = 1u << 20;
+inline constexpr uint32_t max_batch_size = 1u << 16;
+inline constexpr int max_session_threads = 1024;
+
+/// Per-session settings. The Session constructor computes the memory they need and
+/// throws Error(out_of_range), saying how much, when the machine has less; values
+/// beyond the limits above (or negative thread counts) throw Error(invalid_argument).
 struct SessionOptions {
     uint32_t context_length = 0;  ///< KV cache positions; 0 = the model's training context, at most 4096
     int threads = 0;              ///< generation threads; 0 = physical_core_count()
     int batch_threads = 0;        ///< prompt-processing threads; 0 = same as threads
-    uint32_t batch_size = 64;     ///< tokens evaluated together while ingesting a prompt
+    uint32_t batch_size = 64;     ///< tokens evaluated together while ingesting a prompt (at most context_length)
 };
 
 /// How the next token is chosen. temperature <= 0 means greedy (argmax).

@@ -299,9 +299,11 @@ void k_block_sums<TensorType::q6_K>(const void* row, size_t b, const BlockQ8_K& 
     __m256i u[8];
     row_quants<TensorType::q6_K>(row, b, u);
     __m256i acc = _mm256_setzero_si256();
+    // The lane selector must be a constant expression (clang, and GCC at -O0).
+    const __m256i halves[2] = {_mm256_permute2x128_si256(scales16, scales16, 0x00),
+                               _mm256_permute2x128_si256(scales16, scales16, 0x11)};
     for (int n = 0; n < 2; ++n) {
-        const __m256i half_scales = n == 0 ? _mm256_permute2x128_si256(scales16, scales16, 0x00)
-                                           : _mm256_permute2x128_si256(scales16, scales16, 0x11);
+        const __m256i half_scales = halves[n];
         for (int k = 0; k < 4; ++k) {
             // low lane: int16 element 2k of the half, high lane: element 2k + 1
             const __m256i pick = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(0x0100 * (4 * k + 3) + 4 * k + 2)),

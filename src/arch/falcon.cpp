@@ -10,7 +10,7 @@ namespace nibble::detail {
 void bind_falcon(const formats::TensorDirectory& dir, ModelConfig& c, ModelWeights& w) {
     read_common_hparams(dir, "falcon", c);
     const std::string& file = dir.file_name();
-    c.norm_eps = optional_f32(dir.metadata, "falcon.attention.layer_norm_epsilon", 1e-5f);
+    c.norm_eps = optional_f32(dir.metadata, "falcon.attention.layer_norm_epsilon", 1e-5f, dir.file_name(), true);
     if (c.n_rot != c.head_dim) {
         throw Error(ErrorCode::bad_model, fmt::format("{}: falcon.rope.dimension_count {} must equal the head size {}", file,
                                                       c.n_rot, c.head_dim));

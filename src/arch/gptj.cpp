@@ -9,7 +9,7 @@ namespace nibble::detail {
 
 void bind_gptj(const formats::TensorDirectory& dir, ModelConfig& c, ModelWeights& w) {
     read_common_hparams(dir, "gptj", c);
-    c.norm_eps = optional_f32(dir.metadata, "gptj.attention.layer_norm_epsilon", 1e-5f);
+    c.norm_eps = optional_f32(dir.metadata, "gptj.attention.layer_norm_epsilon", 1e-5f, dir.file_name(), true);
     c.norm = NormKind::layer;
     c.rope = RopeMode::adjacent_pairs;
     c.ffn = FfnKind::gelu;

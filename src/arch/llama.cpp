@@ -10,7 +10,7 @@ void bind_llama(const formats::TensorDirectory& dir, ModelConfig& c, ModelWeight
     const std::string& file = dir.file_name();
     read_common_hparams(dir, "llama", c);
     require_u32(m, "llama.feed_forward_length", file);
-    c.norm_eps = optional_f32(m, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    c.norm_eps = optional_f32(m, "llama.attention.layer_norm_rms_epsilon", 1e-5f, file, true);
     if (c.n_rot != c.head_dim) {
         throw Error(ErrorCode::bad_model, fmt::format("{}: llama.rope.dimension_count {} must equal the head size {}", file,
                                                       c.n_rot, c.head_dim));

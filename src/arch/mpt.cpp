@@ -9,9 +9,9 @@ namespace nibble::detail {
 void bind_mpt(const formats::TensorDirectory& dir, ModelConfig& c, ModelWeights& w) {
     read_common_hparams(dir, "mpt", c);
     const auto& m = dir.metadata;
-    c.norm_eps = optional_f32(m, "mpt.attention.layer_norm_epsilon", 1e-5f);
-    c.alibi_max_bias = optional_f32(m, "mpt.attention.max_alibi_bias", 0.0f);
-    c.clamp_kqv = optional_f32(m, "mpt.attention.clamp_kqv", 0.0f);
+    c.norm_eps = optional_f32(m, "mpt.attention.layer_norm_epsilon", 1e-5f, dir.file_name(), true);
+    c.alibi_max_bias = optional_f32(m, "mpt.attention.max_alibi_bias", 0.0f, dir.file_name());
+    c.clamp_kqv = optional_f32(m, "mpt.attention.clamp_kqv", 0.0f, dir.file_name());
     if (c.alibi_max_bias < 0.0f || c.clamp_kqv < 0.0f) {
         throw Error(ErrorCode::bad_model, fmt::format("{}: max_alibi_bias {} and clamp_kqv {} must not be negative",
                                                       dir.file_name(), c.alibi_max_bias, c.clamp_kqv));
