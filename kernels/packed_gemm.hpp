@@ -124,6 +124,9 @@ struct PackedGemm {
                 // product ahead, spilling the accumulators.
                 typename V::I sum16[T];
                 for (int t = 0; t < T; ++t) sum16[t] = V::zero();
+                if constexpr (chunks_per_widen < 4) {
+                    for (int t = 0; t < T; ++t) lo[t] = V::zero();
+                }
                 for (size_t c = 0; c < 4; ++c) {
                     typename V::I low, high;
                     chunk_weights(block, c, low, high);
@@ -136,7 +139,7 @@ struct PackedGemm {
                     if constexpr (chunks_per_widen < 4) {
                         if (c + 1 == chunks_per_widen) {  // q5: half the block, widened before the rest
                             for (int t = 0; t < T; ++t) {
-                                lo[t] = V::widen_pairs(sum16[t]);
+                                lo[t] = V::add(lo[t], V::widen_pairs(sum16[t]));
                                 sum16[t] = V::zero();
                             }
                         }

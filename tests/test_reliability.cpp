@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -177,6 +178,18 @@ TEST_CASE("a session's memory is computed before allocating, and refused with ho
     if (sanitized_build()) return;  // an address-space limit and ASan's shadow memory do not mix
     // Under a 1 GiB address-space limit the largest context (~1.3 GiB of cache) must be
     // refused with the size it needs, never std::bad_alloc.
+    // qemu-user does not pass an address-space limit on to its guest: where 1.5 GiB can
+    // still be mapped under the limit, there is nothing to test.
+    const auto enforced = run_in_child([&] {
+        struct rlimit limit {uint64_t{1} << 30, uint64_t{1} << 30};
+        ::setrlimit(RLIMIT_AS, &limit);
+        void* p = ::mmap(nullptr, size_t{3} << 29, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) throw Error(ErrorCode::unsupported, "address-space limit not enforced here");
+    });
+    if (enforced.outcome == ChildRun::Outcome::error) {
+        WARN("skipped: " << enforced.message);
+        return;
+    }
     const auto run = run_in_child([&] {
         struct rlimit limit {uint64_t{1} << 30, uint64_t{1} << 30};
         ::setrlimit(RLIMIT_AS, &limit);
