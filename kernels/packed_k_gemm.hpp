@@ -14,6 +14,24 @@
 namespace nibble::kernels {
 namespace {
 
+// Packed K-type panels unpacked, a pass of super-blocks at a time, into the tiled
+// kernel's decoded panels, which then meet every token (Unpack: one packed super-block
+// of R rows -> one Tiled::Panel).
+template <class Tiled, size_t BlockBytes, class Unpack>
+void through_tiled_panels(Unpack unpack, const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride,
+                          size_t tokens, size_t blocks, float* y, size_t y_stride) {
+    typename Tiled::Panel panels[k_blocks_per_pass];
+    for (size_t t = 0; t < tokens; ++t) std::fill(y + t * y_stride, y + t * y_stride + rows, 0.0f);
+    for (size_t r0 = 0; r0 < rows; r0 += Tiled::R) {
+        const std::byte* panel = w + (r0 / Tiled::R) * w_stride;
+        for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+            const size_t count = std::min(k_blocks_per_pass, blocks - b0);
+            for (size_t i = 0; i < count; ++i) unpack(panel + (b0 + i) * BlockBytes, panels[i]);
+            Tiled::run_pass(panels, count, a, a_stride, b0, tokens, y + r0, y_stride, Tiled::R);
+        }
+    }
+}
+
 template <class V>
 struct PackedQ4KGemm {
     static constexpr size_t R = V::rows;
@@ -153,17 +171,7 @@ struct PackedQ4KGemm {
         const size_t blocks = cols / qk_k;
         if (tokens > static_cast<size_t>(max_tokens)) {
             // Many tokens: unpacking once into the tiled kernel's panels pays (same sums, same bits).
-            typename Tiled::Panel panels[k_blocks_per_pass];
-            for (size_t t = 0; t < tokens; ++t) std::fill(y + t * y_stride, y + t * y_stride + rows, 0.0f);
-            for (size_t r0 = 0; r0 < rows; r0 += R) {
-                const std::byte* panel = w + (r0 / R) * w_stride;
-                for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
-                    const size_t count = std::min(k_blocks_per_pass, blocks - b0);
-                    for (size_t i = 0; i < count; ++i) unpack(panel + (b0 + i) * block_bytes, panels[i]);
-                    Tiled::run_pass(panels, count, a, a_stride, b0, tokens, y + r0, y_stride, R);
-                }
-            }
-            return;
+            return through_tiled_panels<Tiled, block_bytes>(unpack, w, w_stride, rows, a, a_stride, tokens, blocks, y, y_stride);
         }
         for (size_t r0 = 0; r0 < rows; r0 += R) {
             const std::byte* panel = w + (r0 / R) * w_stride;
@@ -314,17 +322,8 @@ struct PackedQ6KGemm {
                     size_t cols, float* y, size_t y_stride) {
         const size_t blocks = cols / qk_k;
         if (tokens > static_cast<size_t>(max_tokens)) {
-            typename Tiled::Panel panels[k_blocks_per_pass];
-            for (size_t t = 0; t < tokens; ++t) std::fill(y + t * y_stride, y + t * y_stride + rows, 0.0f);
-            for (size_t r0 = 0; r0 < rows; r0 += R) {
-                const std::byte* panel = w + (r0 / R) * w_stride;
-                for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
-                    const size_t count = std::min(k_blocks_per_pass, blocks - b0);
-                    for (size_t i = 0; i < count; ++i) unpack(panel + (b0 + i) * block_bytes, panels[i]);
-                    Tiled::run_pass(panels, count, a, a_stride, b0, tokens, y + r0, y_stride, R);
-                }
-            }
-            return;
+            // Many tokens: unpacking once into the tiled kernel's panels pays (same sums, same bits).
+            return through_tiled_panels<Tiled, block_bytes>(unpack, w, w_stride, rows, a, a_stride, tokens, blocks, y, y_stride);
         }
         for (size_t r0 = 0; r0 < rows; r0 += R) {
             const std::byte* panel = w + (r0 / R) * w_stride;

@@ -27,6 +27,19 @@ inline int nearest(float v) {
 
 constexpr float group_max_eps = 1e-15f;
 
+// The element with the largest magnitude (the first of equals), its magnitude in amax.
+float signed_max(const float* x, int n, float& amax) {
+    float max = 0;
+    amax = 0;
+    for (int i = 0; i < n; ++i) {
+        if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            max = x[i];
+        }
+    }
+    return max;
+}
+
 // ---------------------------------------------------------------- dequantize
 
 template <class Block>
@@ -158,13 +171,8 @@ float fit_scale_and_min(int n, int nmax, const float* x, const float* weights, u
 // the signed maximum, then 18 neighbouring grids, keeping the best least-squares scale.
 // L gets l + nmax.
 float fit_symmetric_scale(int n, int nmax, const float* x, int8_t* L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        if (std::fabs(x[i]) > amax) {
-            amax = std::fabs(x[i]);
-            max = x[i];
-        }
-    }
+    float amax;
+    const float max = signed_max(x, n, amax);
     if (amax < group_max_eps) {
         std::fill(L, L + n, int8_t{0});
         return 0.0f;
@@ -203,13 +211,8 @@ float fit_symmetric_scale(int n, int nmax, const float* x, int8_t* L) {
 // q3_K's search: the grid through the signed maximum, then up to 5 passes moving single
 // elements to the level that improves the weighted fit. L gets l + nmax.
 float fit_q3_scale(int n, int nmax, const float* x, int8_t* L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        if (std::fabs(x[i]) > amax) {
-            amax = std::fabs(x[i]);
-            max = x[i];
-        }
-    }
+    float amax;
+    const float max = signed_max(x, n, amax);
     if (amax < group_max_eps) {
         std::fill(L, L + n, int8_t{0});
         return 0.0f;
@@ -277,14 +280,8 @@ void quantize_q5(const float* x, Block* blocks, size_t n) {
             offset = min;
             blocks[b].m = fp32_to_fp16(min);
         } else {
-            float amax = 0, max = 0;
-            for (int j = 0; j < 32; ++j) {
-                if (amax < std::fabs(xb[j])) {
-                    amax = std::fabs(xb[j]);
-                    max = xb[j];
-                }
-            }
-            d = max / -16;
+            float amax;
+            d = signed_max(xb, 32, amax) / -16;
         }
         const float id = d != 0 ? 1.0f / d : 0.0f;
         blocks[b].d = fp32_to_fp16(d);
@@ -488,13 +485,8 @@ void quantize_iq4(const float* x, size_t super, uint16_t* d_out, uint8_t* qs, ui
     float scales[8], max_scale = 0, amax_scale = 0;
     for (size_t ib = 0; ib < blocks; ++ib) {
         const float* xb = x + 32 * ib;
-        float amax = 0, max = 0;
-        for (int j = 0; j < 32; ++j) {
-            if (std::fabs(xb[j]) > amax) {
-                amax = std::fabs(xb[j]);
-                max = xb[j];
-            }
-        }
+        float amax;
+        const float max = signed_max(xb, 32, amax);
         if (amax < group_max_eps) {
             scales[ib] = 0;
             continue;

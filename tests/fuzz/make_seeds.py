@@ -40,19 +40,18 @@ def main(fixtures):
             return f.read() if limit is None else f.read(limit)
 
     shutil.rmtree(corpus, ignore_errors=True)
-    # GGUF: three small models (v3, three families), headers of a v1 file and a vocabulary.
+    # GGUF: three small models (v3, three families) and the header of a v1 file. (The
+    # fixtures' ggml-vocab-* files come from another project: not seeds committed here.)
     for path in ["stories260K/llamacpp/stories260K.q4_0.gguf", "arch/tiny-falcon7b.q4_0.gguf", "arch/tiny-mpt.q4_0.gguf"]:
         out("gguf", os.path.basename(path), fixture(path))
     out("gguf", "stories260K-v1-head.gguf", fixture("stories260K/stories260K-f32-gguf-v1.gguf", 16384))
-    out("gguf", "falcon-vocab-v2-head.gguf", fixture("legacy/ggml-vocab-falcon-gguf-v2-ff5a3f0.gguf", 16384))
 
     # Legacy: the two small GPT4All files whole, the first bytes of every other container.
     for path in ["legacy/gptj/tiny-gptj-ggml-q4_0.bin", "legacy/mpt/tiny-mpt-ggmm-q4_2.bin"]:
         out("legacy", os.path.basename(path), fixture(path))
     for path in ["legacy/falcon/tiny-falcon-g4a-f32.bin", "legacy/llama/tiny-llama-ggjt-v1-q4_0.bin",
                  "legacy/llama/tiny-llama-ggjt-v2-q4_0.bin", "legacy/llama/tiny-llama-ggjt-v3-q4_0.bin",
-                 "legacy/llama/tiny-llama-ggmf-v1-q4_0.bin", "legacy/llama/tiny-llama-ggml-q4_1.bin",
-                 "legacy/ggml-vocab-nomagic-eb34620.bin"]:
+                 "legacy/llama/tiny-llama-ggmf-v1-q4_0.bin", "legacy/llama/tiny-llama-ggml-q4_1.bin"]:
         out("legacy", os.path.basename(path) + ".head", fixture(path, 32768))
 
     out("llama2c", "tiny-shared.bin", llama2c(8, 16, 1, 2, 1, 16, 4, 1))
