@@ -318,7 +318,7 @@ inline void add_batch(CLI::App& app, uint32_t& batch) {
 inline void add_load_flags(CLI::App& app, bool& no_mmap, bool& mlock) {
     app.add_flag("--no-mmap", no_mmap, "read the model into memory instead of mapping it (a file changed or "
                                         "truncated while loaded then cannot crash the program)");
-    app.add_flag("--mlock", mlock, "keep the model in RAM: locks all the process's memory after loading (mlockall); a warning if not permitted");
+    app.add_flag("--mlock", mlock, "keep the model in RAM (mlock of its weights); a warning if not permitted");
 }
 
 inline void add_session_flags(CLI::App& app, SessionFlags& s) {
@@ -401,15 +401,14 @@ inline Model load_model(const std::string& path, bool no_mmap, bool mlock, const
     LoadOptions options;
     options.use_mmap = !no_mmap;
     options.tokenizer_path = tokenizer_path;
+    options.use_mlock = mlock;
     options.progress = [&bar, cancel](float f) {
         bar.update(f);
         return cancel == nullptr || !cancel->load();
     };
     Model model = Model::load(path, options);
     bar.finish();
-    if (mlock && ::mlockall(MCL_CURRENT) != 0) {
-        std::fprintf(stderr, "warning: --mlock: %s (raise `ulimit -l` or run with CAP_IPC_LOCK)\n", std::strerror(errno));
-    }
+    if (mlock && !model.info().locked) std::fprintf(stderr, "warning: --mlock: %s\n", model.info().lock_error.c_str());
     return model;
 }
 

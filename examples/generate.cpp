@@ -2,9 +2,11 @@
 // Ctrl-C stops generation, prints the timings and exits 130 (a second Ctrl-C kills);
 // during loading it cancels the load (exit 130).
 #include <atomic>
+#include <climits>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -17,8 +19,36 @@
 namespace {
 
 std::atomic<bool> interrupted{false};
+std::atomic<nibble::Session*> running_session{nullptr};
 
-extern "C" void on_sigint(int) { interrupted.store(true); }
+extern "C" void on_sigint(int) {
+    interrupted.store(true);
+    if (nibble::Session* s = running_session.load()) s->cancel();  // an atomic store: safe in a handler
+}
+
+/// --prompt-cache: loads the saved state when there is one and keeps the part of it the
+/// prompt shares; returns the prompt tokens still to evaluate.
+std::span<const nibble::Token> resume_prompt_cache(nibble::Session& session, const std::string& path,
+                                                   std::span<const nibble::Token> prompt) {
+    if (!std::filesystem::exists(path)) {
+        std::fprintf(stderr, "nibble-generate: prompt cache %s: none yet; it will hold this prompt\n", path.c_str());
+        return prompt;
+    }
+    try {
+        session.load_state(path);
+    } catch (const nibble::Error& e) {
+        std::fprintf(stderr, "nibble-generate: prompt cache not used: %s\n", e.what());
+        session.reset();
+        return prompt;
+    }
+    const auto held = session.tokens();
+    size_t same = 0;
+    while (same < held.size() && same < prompt.size() && held[same] == prompt[same]) ++same;
+    session.truncate(static_cast<uint32_t>(same));
+    std::fprintf(stderr, "nibble-generate: prompt cache %s: %zu of %zu prompt tokens from the cache, %zu to evaluate\n",
+                 path.c_str(), same, prompt.size(), prompt.size() - same);
+    return prompt.subspan(same);
+}
 
 void install_sigint_handler() {
     struct sigaction sa {};
@@ -90,6 +120,16 @@ int main(int argc, char** argv) {
     app.add_flag("--print-ids", print_ids, "print the generated ids on a last line of stdout");
     app.add_flag("--ignore-eos", ignore_eos, "keep generating past the end-of-sequence token");
     app.add_option("--dump-logits", dump_path, "write the logits of every prompt position as float32 [n_prompt][n_vocab]");
+    bool context_shift = false;
+    uint32_t n_keep = 0;
+    std::string prompt_cache;
+    app.add_flag("--context-shift", context_shift, "when the context fills, keep --keep tokens, drop half of the rest "
+                                                   "and go on (default: stop with a message)");
+    app.add_option("--keep", n_keep, "tokens from the start of the prompt a context shift keeps (BOS always)")
+        ->check(CLI::Range(0u, cli::max_context));
+    app.add_option("--prompt-cache", prompt_cache, "file for the evaluated prompt: saved on the first run, loaded on "
+                                                   "later ones, which evaluate only what is new")
+        ->excludes("--dump-logits");
     if (auto rc = cli::parse(app, argc, argv)) return *rc;
 
     return cli::run(program, [&]() -> int {
@@ -104,14 +144,26 @@ int main(int argc, char** argv) {
                                          : cli::load_model(model_path, session_flags.no_mmap, session_flags.mlock,
                                                            tokenizer_path, &interrupted);
         const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        Session session(model, session_flags.session());
+        SessionOptions session_options = session_flags.session();
+        session_options.on_full = context_shift ? ContextPolicy::shift : ContextPolicy::stop;
+        session_options.n_keep = n_keep;
+        Session session(model, session_options);
+        running_session.store(&session);
+        struct Unregister {
+            ~Unregister() { running_session.store(nullptr); }
+        } unregister;
+        if (ids.empty() && !prompt_cache.empty()) ids = model.tokenizer().encode(text, {.add_bos = true});
+        const bool print_prompt = !text.empty() && tokens_text.empty() && tokens_option->count() == 0;
+        std::span<const Token> to_evaluate(ids);
+        if (!prompt_cache.empty()) to_evaluate = resume_prompt_cache(session, prompt_cache, ids);
 
         GenerateOptions gen;
         gen.sampling = sampling.options;
         gen.sampling.seed = sampling.seed >= 0 ? static_cast<uint64_t>(sampling.seed) : std::random_device{}();
         gen.sampling.repeat_last_n =
             sampling.repeat_last_n < 0 ? static_cast<int>(session.context_length()) : sampling.repeat_last_n;
-        gen.max_tokens = n_predict < 0 ? static_cast<int>(session.context_length()) : n_predict;
+        // -1: until end of sequence, a full context, or (shifting) Ctrl-C.
+        gen.max_tokens = n_predict >= 0 ? n_predict : context_shift ? INT_MAX : static_cast<int>(session.context_length());
         gen.stop_at_eos = !ignore_eos;
         gen.keep_prompt_logits = !dump_path.empty();
 
@@ -121,14 +173,34 @@ int main(int argc, char** argv) {
             return !interrupted.load();
         };
         GenerateResult result;
-        if (!ids.empty()) {
-            result = session.generate(std::span<const Token>(ids), gen, print_piece);
-        } else {
+        if (print_prompt) {
             std::fwrite(text.data(), 1, text.size(), stdout);
             std::fflush(stdout);
+        }
+        if (!prompt_cache.empty()) {
+            // The prompt first, saved, then the generation.
+            GenerateOptions prompt_only = gen;
+            prompt_only.max_tokens = 0;
+            result = session.generate(to_evaluate, prompt_only);
+            if (result.stop != GenerateResult::Stop::cancelled) {
+                session.save_state(prompt_cache);
+                const double prompt_s = result.prompt_seconds;
+                result = session.generate(std::span<const Token>(), gen, print_piece);
+                result.prompt.assign(to_evaluate.begin(), to_evaluate.end());
+                result.prompt_seconds = prompt_s;
+            }
+        } else if (!ids.empty()) {
+            result = session.generate(std::span<const Token>(ids), gen, print_piece);
+        } else {
             result = session.generate(text, gen, print_piece);
         }
         std::printf("\n");
+        if (result.stop == GenerateResult::Stop::context_full) {
+            std::fprintf(stderr, "nibble-generate: the context of %u tokens is full: stopped after %zu tokens "
+                                 "(--context-shift goes on, -c sets a larger context)\n",
+                         session.context_length(), result.generated.size());
+        }
+        if (result.shifts > 0) std::fprintf(stderr, "nibble-generate: context shifted %u times\n", result.shifts);
         if (print_ids) {
             for (size_t i = 0; i < result.generated.size(); ++i) std::printf(i ? " %d" : "%d", result.generated[i]);
             std::printf("\n");

@@ -4,10 +4,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <map>
+#include <type_traits>
+#include <variant>
 
 #include "formats/open.hpp"
 #include "src/arch/architectures.hpp"
+#include "src/byte_stream.hpp"
 #include "src/model_impl.hpp"
 
 namespace nibble {
@@ -29,7 +34,28 @@ const char* version() noexcept { return "0.1.0"; }
 
 namespace detail {
 
-std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::TensorDirectory> dir) {
+namespace {
+
+// mlock every range the weights read: the tensors (mapped or copied) and the packed panels.
+void lock_weights(ModelImpl& impl, const formats::TensorDirectory& dir) {
+    auto lock = [&](const void* data, size_t size) {
+        if (size == 0 || !impl.info.lock_error.empty()) return;
+        if (::mlock(data, size) != 0) {
+            impl.info.lock_error = fmt::format("mlock of {} bytes: {} (raise `ulimit -l` or run with CAP_IPC_LOCK)", size,
+                                               std::strerror(errno));
+        }
+    };
+    for (const auto& t : dir.tensors()) lock(t.data.data(), t.data.size());
+    for (const auto& L : impl.weights.layers) {
+        for (const Linear* l : L.linears()) lock(l->matrix.data, l->matrix.row_stride * l->matrix.rows);
+    }
+    lock(impl.weights.output.matrix.data, impl.weights.output.matrix.row_stride * impl.weights.output.matrix.rows);
+    impl.info.locked = impl.info.lock_error.empty();
+}
+
+}  // namespace
+
+std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::TensorDirectory> dir, bool lock) {
     auto impl = std::make_shared<ModelImpl>();
     const auto arch_name = dir->metadata.get_string("general.architecture");
     if (!arch_name) throw Error(ErrorCode::bad_model, fmt::format("{}: no general.architecture key", dir->file_name()));
@@ -38,6 +64,7 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::Tens
         throw Error(ErrorCode::unsupported, fmt::format("{}: architecture '{}' is not supported", dir->file_name(), *arch_name));
     }
     arch->bind(*dir, impl->config, impl->weights);
+    impl->identity = compute_identity(*dir);  // before packing rearranges bytes
     pack_weights(*impl, *dir, kernels::active_kernels());
     auto count_matrix = [&](const kernels::MatrixView& m) {
         const size_t bytes = m.row_stride * m.rows;
@@ -61,6 +88,7 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::Tens
     info.container_version = dir->version;
     info.architecture = *arch_name;
     info.name = dir->metadata.get_string("general.name").value_or("");
+    info.chat_template = dir->metadata.get_string("tokenizer.chat_template").value_or("");
     info.n_vocab = c.n_vocab;
     info.n_embd = c.n_embd;
     info.n_layer = c.n_layer;
@@ -92,8 +120,38 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::Tens
         ++counts[tensor_type_name(t.type_id)];
     }
     info.tensor_types.assign(counts.begin(), counts.end());
+    if (lock) lock_weights(*impl, *dir);
     impl->directory = std::move(dir);
     return impl;
+}
+
+uint64_t ModelImpl::compute_identity(const formats::TensorDirectory& dir) {
+    uint64_t h = fnv1a(dir.container.data(), dir.container.size());
+    auto mix = [&h](const void* p, size_t n) { h = fnv1a(p, n, h); };
+    for (const auto& [key, value] : dir.metadata.entries()) {
+        mix(key.data(), key.size());
+        std::visit(
+            [&](const auto& v) {
+                using V = std::decay_t<decltype(v)>;
+                if constexpr (std::is_same_v<V, std::string>) {
+                    mix(v.data(), v.size());
+                } else if constexpr (std::is_same_v<V, std::vector<std::string>>) {
+                    for (const auto& text : v) mix(text.data(), text.size() + 1);
+                } else if constexpr (std::is_arithmetic_v<V>) {
+                    mix(&v, sizeof v);
+                } else {
+                    mix(v.data(), v.size() * sizeof(v[0]));
+                }
+            },
+            value.value);
+    }
+    for (const auto& t : dir.tensors()) {
+        mix(t.name.data(), t.name.size() + 1);
+        mix(&t.type_id, sizeof t.type_id);
+        mix(t.ne.data(), sizeof t.ne);
+        mix(t.data.data(), std::min<size_t>(t.data.size(), 4096));
+    }
+    return h;
 }
 
 }  // namespace detail
@@ -153,7 +211,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
         auto dir = read_any(formats::MappedFile::open(path, options.use_mmap), options);
         step(0.05f);
         if (options.progress) read_in_with_progress(*dir, options.progress, 0.05f, 0.9f);
-        model.impl_ = detail::ModelImpl::create(std::move(dir));  // binding and repacking: the last 10 %
+        model.impl_ = detail::ModelImpl::create(std::move(dir), options.use_mlock);  // binding and repacking: the last 10 %
         // The file shrank while its weights were read or repacked.
         if (model.impl_->directory->file) model.impl_->directory->file->check_intact();
         step(1.0f);

@@ -94,8 +94,14 @@ struct ModelImpl {
     ModelWeights weights;
     Tokenizer tokenizer;
     ModelInfo info;
+    /// A hash of the hyperparameters, the metadata, the tensor directory and the first
+    /// bytes of every tensor as the file holds them: names the model in saved states.
+    uint64_t identity = 0;
 
-    static std::shared_ptr<const ModelImpl> create(std::shared_ptr<formats::TensorDirectory> directory);
+    /// Binds and packs the weights; with `lock`, mlocks every byte they read (failure
+    /// is recorded in info.lock_error, not thrown).
+    static std::shared_ptr<const ModelImpl> create(std::shared_ptr<formats::TensorDirectory> directory, bool lock = false);
+    static uint64_t compute_identity(const formats::TensorDirectory& directory);
     static Tokenizer make_tokenizer(const formats::Metadata& metadata, const std::string& file_name);
 };
 

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "nibble/nibble.hpp"
+#include "src/byte_stream.hpp"
 
 namespace nibble {
 namespace {
@@ -130,6 +131,44 @@ Token Sampler::sample(std::span<const float> logits) {
         if (r < acc) return candidates_[i].second;
     }
     return candidates_[keep - 1].second;
+}
+
+// Options, random stream, then the repetition window (count, ids).
+std::vector<std::byte> Sampler::save() const {
+    detail::ByteWriter w;
+    w.put(options_.temperature);
+    w.put(options_.top_k);
+    w.put(options_.top_p);
+    w.put(options_.min_p);
+    w.put(options_.repeat_penalty);
+    w.put(options_.repeat_last_n);
+    w.put(options_.seed);
+    for (uint64_t s : rng_state_) w.put(s);
+    w.put(static_cast<uint32_t>(recent_.size()));
+    w.put_array(std::span<const Token>(recent_));
+    return std::move(w.bytes);
+}
+
+void Sampler::restore(std::span<const std::byte> bytes) {
+    detail::ByteReader r(bytes, "sampler state");
+    SamplingOptions o;
+    o.temperature = r.get<float>();
+    o.top_k = r.get<int>();
+    o.top_p = r.get<float>();
+    o.min_p = r.get<float>();
+    o.repeat_penalty = r.get<float>();
+    o.repeat_last_n = r.get<int>();
+    o.seed = r.get<uint64_t>();
+    Sampler restored(o);  // validates the options
+    for (uint64_t& s : restored.rng_state_) s = r.get<uint64_t>();
+    const auto n = r.get<uint32_t>();
+    if (n > static_cast<uint32_t>(std::max(o.repeat_last_n, 0)) || r.left() != size_t{n} * sizeof(Token)) {
+        throw Error(ErrorCode::bad_format, fmt::format("sampler state: a window of {} tokens does not match its {} bytes "
+                                                       "(repeat_last_n {})", n, r.left(), o.repeat_last_n));
+    }
+    restored.recent_.resize(n);
+    r.get_array(std::span<Token>(restored.recent_));
+    *this = std::move(restored);
 }
 
 }  // namespace nibble

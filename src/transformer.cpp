@@ -268,7 +268,7 @@ ForwardState::ForwardState(const ModelImpl& m, uint32_t context_length, uint32_t
 namespace {
 
 void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardState& s, const Token* tokens, uint32_t n,
-                   uint32_t pos, float* logits, bool all_logits) {
+                   uint32_t pos, float* logits, bool all_logits, float* hidden) {
     const ModelConfig& c = m.config;
     const ModelWeights& w = m.weights;
     const uint32_t E = c.n_embd;
@@ -311,6 +311,10 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
         }
     }
 
+    if (hidden != nullptr) {
+        norm(ops, c, w.output_norm, s.x.data(), hidden, n);
+        if (logits == nullptr) return;
+    }
     const uint32_t first = all_logits ? 0 : n - 1;
     const uint32_t count = n - first;
     norm(ops, c, w.output_norm, s.x.data() + size_t{first} * E, s.normed.data(), count);
@@ -320,12 +324,12 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
 }  // namespace
 
 void forward(const ModelImpl& m, const kernels::KernelTable& kernels, ForwardState& s, const Token* tokens, uint32_t n,
-             uint32_t pos, float* logits, bool all_logits) {
+             uint32_t pos, float* logits, bool all_logits, float* hidden) {
     // One parallel region for the whole pass; each step work-shares inside it. A pass
     // over less than ~32 MiB of weights is over before a team would pay for its barriers.
     const bool worth_threads = s.threads > 1 && m.matrix_bytes * n >= (size_t{32} << 20);
 #pragma omp parallel num_threads(kernels::team_size(s.threads)) if (worth_threads)
-    forward_steps(m, kernels, s, tokens, n, pos, logits, all_logits);
+    forward_steps(m, kernels, s, tokens, n, pos, logits, all_logits, hidden);
 }
 
 }  // namespace nibble::detail

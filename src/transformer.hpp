@@ -44,8 +44,10 @@ AttentionTask attention_task(const ModelConfig& c, uint32_t index);
 
 /// Evaluates n tokens at positions [pos, pos+n) (n <= state.batch), appending their
 /// keys and values to the cache. Writes logits of every token to `logits`
-/// ([n][n_vocab]) when all_logits, else only of the last token ([n_vocab]).
+/// ([n][n_vocab]) when all_logits, else only of the last token ([n_vocab]). With
+/// `hidden`, writes every token's final state after the output norm there ([n][n_embd]);
+/// `logits` may then be null (no output projection).
 void forward(const ModelImpl& model, const kernels::KernelTable& kernels, ForwardState& state, const Token* tokens,
-             uint32_t n, uint32_t pos, float* logits, bool all_logits);
+             uint32_t n, uint32_t pos, float* logits, bool all_logits, float* hidden = nullptr);
 
 }  // namespace nibble::detail

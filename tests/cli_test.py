@@ -38,9 +38,10 @@ def expect_usage_error(program, args, flag):
 
 
 programs = ["nibble-generate", "nibble-tokenize", "nibble-info", "nibble-convert", "nibble-quantize",
-            "nibble-perplexity", "nibble-bench", "nibble-bench-kernels"]
+            "nibble-perplexity", "nibble-embed", "nibble-bench", "nibble-bench-kernels"]
 present = [p for p in programs if os.path.exists(os.path.join(bin_dir, p))]
-for required in ["nibble-generate", "nibble-tokenize", "nibble-info", "nibble-quantize", "nibble-perplexity"]:
+for required in ["nibble-generate", "nibble-tokenize", "nibble-info", "nibble-quantize", "nibble-perplexity",
+                 "nibble-embed"]:
     check(required in present, f"{required} was not built")
 
 # 1. --help, -h, --version and a bad flag, for every program.
@@ -162,6 +163,49 @@ check(rc == 0 and out == "[]\n", "nibble-tokenize -p '' --ids --no-bos: []", f"r
 # nibble-quantize takes any case for the type.
 rc, out, err = run("nibble-quantize", model, os.path.join(work, "upper.gguf"), "Q4_0")
 check(rc == 0 and "q4_0" in out and re.search(r"quantizing .*: 100 %", err), "nibble-quantize Q4_0", out + err)
+
+# A full context stops with a message; --context-shift goes on (issue 11).
+rc, out, err = run("nibble-generate", "-c", "64", "-n", "200", "--ignore-eos", "--temp", "0", "--print-ids")
+ids = out.strip().split("\n")[-1].split()
+check(rc == 0 and len(ids) == 60 and "context of 64 tokens is full" in err, "-c 64 -n 200: 60 tokens and a message",
+      f"{len(ids)} ids, rc {rc}: {err}")
+rc, out, err = run("nibble-generate", "-c", "64", "-n", "200", "--ignore-eos", "--context-shift", "--print-ids", "-s", "3")
+ids = out.strip().split("\n")[-1].split()
+check(rc == 0 and len(ids) == 200 and "context shifted" in err, "-c 64 -n 200 --context-shift: 200 tokens",
+      f"{len(ids)} ids, rc {rc}: {err}")
+rc2, out2, err2 = run("nibble-generate", "-c", "64", "-n", "200", "--ignore-eos", "--context-shift", "--print-ids", "-s", "3")
+check(out == out2, "--context-shift with a seed is deterministic", f"{out!r}\n{out2!r}")
+# --prompt-cache: the first run saves the prompt, the second evaluates none of it and
+# generates the same text.
+cache = os.path.join(work, "prompt.cache")
+if os.path.exists(cache):
+    os.remove(cache)
+pc_args = ["-p", "Once upon a time, in a small town", "--temp", "0", "-n", "24", "--print-ids", "--prompt-cache", cache]
+rc, first_out, err = run("nibble-generate", *pc_args)
+rc2, second_out, err2 = run("nibble-generate", *pc_args)
+check(rc == 0 and rc2 == 0 and first_out == second_out and os.path.exists(cache), "--prompt-cache twice: same output",
+      f"{first_out!r}\n{second_out!r}\n{err}{err2}")
+check(re.search(r"prompt cache .*: (\d+) of \1 prompt tokens from the cache, 0 to evaluate", err2) and
+      re.search(r"prompt eval time = +[0-9.]+ ms / +0 tokens", err2), "the second run evaluates no prompt token", err2)
+rc, out, err = run("nibble-generate", "-p", "Once upon a time, in a big city", "--temp", "0", "-n", "4", "--prompt-cache", cache)
+check(rc == 0 and re.search(r"prompt cache .*: \d+ of \d+ prompt tokens from the cache, [1-9]\d* to evaluate", err),
+      "a prompt sharing a prefix reuses it", err)
+with open(cache, "r+b") as f:
+    f.seek(40)
+    f.write(b"\xff\xff\xff\xff")
+rc, out, err = run("nibble-generate", *pc_args)
+check(rc == 0 and out == first_out and "prompt cache not used" in err, "a damaged prompt cache is reported and ignored", err)
+expect_usage_error("nibble-generate", ["--prompt-cache", cache, "--dump-logits", os.path.join(work, "l.bin")], "--dump-logits")
+# nibble-embed: a normalised vector, the same for the same text.
+rc, out, err = run("nibble-embed", "-m", model, "-p", "Once upon a time")
+rc2, out2, _ = run("nibble-embed", "-m", model, "-p", "Once upon a time")
+values = [float(v) for v in out.split()] if rc == 0 else []
+check(rc == 0 and len(values) == 64 and abs(sum(v * v for v in values) - 1) < 1e-4 and out == out2,
+      "nibble-embed: 64 numbers of norm 1, reproducible", f"rc {rc}: {out[:200]!r} {err}")
+rc, out, err = run("nibble-embed", "-m", model, "-p", "Once upon a time", "--pooling", "last", "--json")
+check(rc == 0 and out.startswith('{"n_tokens": 5, "embedding": ['), "nibble-embed --json --pooling last", out[:200])
+expect_usage_error("nibble-embed", ["-m", model, "--pooling", "max", "-p", "x"], "--pooling")
+expect_usage_error("nibble-embed", ["-m", model], "-p TEXT")
 
 # 4. Ctrl-C stops generation, prints the timings and exits 130. The scalar kernels and
 # one thread make the 512-position run long enough to interrupt.

@@ -77,6 +77,10 @@ struct LoadOptions {
     /// With a callback, the tensors' pages are read in (faulted) during the load, so the
     /// fraction follows the bytes read; without one, pages not needed yet stay on disk.
     std::function<bool(float fraction)> progress{};
+    /// Lock the model's bytes in RAM (mlock) so the system never pages them out. Not
+    /// being permitted (RLIMIT_MEMLOCK, `ulimit -l`) is not an error: ModelInfo::locked
+    /// stays false and ModelInfo::lock_error says why.
+    bool use_mlock = false;
 };
 
 /// Hyperparameters and facts about a loaded model.
@@ -85,6 +89,7 @@ struct ModelInfo {
     uint32_t container_version = 0;
     std::string architecture;  ///< "llama"
     std::string name;
+    std::string chat_template;  ///< GGUF tokenizer.chat_template (a Jinja text), empty when the file has none
     uint32_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0, n_rot = 0;
     uint32_t context_length = 0;  ///< training context
     float rope_freq_base = 10000.0f;
@@ -101,6 +106,8 @@ struct ModelInfo {
     uint64_t resident_copies = 0; ///< bytes nibble copied out of the file (layout conversions)
     uint64_t packed_bytes = 0;    ///< bytes of matrices repacked into the kernels' panel layout at load
     std::string kernels;          ///< the kernel table in use ("avx2", "neon-dotprod", ...)
+    bool locked = false;          ///< LoadOptions::use_mlock succeeded
+    std::string lock_error;       ///< why use_mlock did not lock (empty when it did or was not asked)
     std::vector<std::pair<std::string, size_t>> tensor_types;  ///< type name -> tensor count
 };
 
@@ -130,6 +137,12 @@ inline constexpr uint32_t max_context_length = 1u << 20;
 inline constexpr uint32_t max_batch_size = 1u << 16;
 inline constexpr int max_session_threads = 1024;
 
+/// What a Session does when a generation needs more positions than its context has.
+enum class ContextPolicy {
+    stop,   ///< generate() ends with Stop::context_full
+    shift,  ///< keep the first n_keep tokens, drop the older half of the rest, re-evaluate what is kept, go on
+};
+
 /// Per-session settings. The Session constructor computes the memory they need and
 /// throws Error(out_of_range), saying how much, when the machine has less; values
 /// beyond the limits above (or negative thread counts) throw Error(invalid_argument).
@@ -138,6 +151,10 @@ struct SessionOptions {
     int threads = 0;              ///< generation threads; 0 = physical_core_count()
     int batch_threads = 0;        ///< prompt-processing threads; 0 = same as threads
     uint32_t batch_size = 64;     ///< tokens evaluated together while ingesting a prompt (at most context_length)
+    ContextPolicy on_full = ContextPolicy::stop;
+    /// Tokens at the start a shift keeps (the system prompt, say). A BOS first token is
+    /// always kept. Must leave room: a shift needs n_keep < context_length / 2.
+    uint32_t n_keep = 0;
 };
 
 /// How the next token is chosen. temperature <= 0 means greedy (argmax).
@@ -163,6 +180,11 @@ public:
     void reset();
     const SamplingOptions& options() const noexcept { return options_; }
 
+    /// The whole state (random stream and repetition window) as bytes, for saved sessions.
+    std::vector<std::byte> save() const;
+    /// Restores what save() gave, options included; throws bad_format for other bytes.
+    void restore(std::span<const std::byte> bytes);
+
 private:
     SamplingOptions options_;
     std::vector<Token> recent_;
@@ -184,14 +206,30 @@ struct GenerateResult {
     std::vector<float> prompt_logits;  ///< [prompt.size()][n_vocab] when keep_prompt_logits
     double prompt_seconds = 0;
     double generate_seconds = 0;
-    enum class Stop { max_tokens, eos, callback, context_full } stop = Stop::max_tokens;
+    /// Why generation ended: max_tokens reached, end of sequence sampled, on_piece
+    /// returned false, the context filled (ContextPolicy::stop), or Session::cancel().
+    enum class Stop { max_tokens, eos, callback, context_full, cancelled } stop = Stop::max_tokens;
+    uint32_t reused_tokens = 0;     ///< prompt tokens already in the cache, not evaluated again
+    uint32_t shifts = 0;            ///< context shifts made during this call
+};
+
+/// How Session::embed turns the hidden states of a text into one vector.
+enum class Pooling {
+    mean,  ///< the mean over the tokens, L2-normalised
+    last,  ///< the last token's, L2-normalised
+    none,  ///< every token's, [n_tokens][n_embd], not normalised
 };
 
 /// Receives generated text, whole UTF-8 characters at a time; return false to stop.
 using PieceCallback = std::function<bool(std::string_view piece)>;
 
-/// One conversation's state: the KV cache and the current position. Owns its
-/// buffers; keeps its Model alive. Use from one thread at a time.
+/// One conversation's state: the KV cache, the tokens in it and the sampler. Owns its
+/// buffers; keeps its Model alive. Use from one thread at a time, except cancel().
+///
+/// A conversation continues across calls: generate() appends to what is already in the
+/// cache (BOS only at position 0), and the last token it sampled, which no forward pass
+/// has seen yet, is evaluated at the start of the next call that evaluates anything
+/// (it is counted in position() and tokens() at once).
 class NIBBLE_API Session {
 public:
     explicit Session(Model model, SessionOptions options = {});
@@ -203,20 +241,60 @@ public:
     /// batch_size. Returns the logits of the last token ([n_vocab]), or with
     /// all_logits the logits of every token given ([tokens.size()][n_vocab]). The
     /// span stays valid until the next call. Throws out_of_range when the context
-    /// would overflow, invalid_argument for an id outside the vocabulary.
+    /// would overflow (eval never shifts), invalid_argument for an id outside the
+    /// vocabulary, cancelled after cancel().
     std::span<const float> eval(std::span<const Token> tokens, bool all_logits = false);
 
-    /// Encodes `prompt`, evaluates it, then samples up to max_tokens tokens, passing
-    /// each piece of text to `on_piece` (which may be empty).
+    /// Encodes `prompt` (BOS first when add_bos and the session is empty), appends it,
+    /// then samples up to max_tokens tokens, passing each piece of text to `on_piece`
+    /// (which may be empty). An empty prompt continues from the last sampled token.
+    /// The sampler lives in the session: a call with the same SamplingOptions as the
+    /// previous one continues its random stream, other options start a new one.
+    /// With ContextPolicy::shift a full context is shifted (GenerateResult::shifts);
+    /// a prompt that cannot fit even so throws out_of_range.
     GenerateResult generate(std::string_view prompt, const GenerateOptions& options, const PieceCallback& on_piece = {});
-    /// The same, from token ids.
+    /// The same, from token ids (no BOS added).
     GenerateResult generate(std::span<const Token> prompt, const GenerateOptions& options,
                             const PieceCallback& on_piece = {});
 
-    uint32_t position() const noexcept;        ///< tokens in the cache
+    /// Asks the running eval() or generate() to stop; safe from any thread and from a
+    /// signal handler. eval() then throws Error(cancelled) and generate() returns
+    /// Stop::cancelled, within one batch, with every token evaluated so far kept (the
+    /// session stays usable). A cancel() while nothing runs stops the next call at once.
+    void cancel() noexcept;
+
+    /// Drops the cache back to its first n tokens (n > position() is invalid_argument),
+    /// for regenerating or editing a reply. The logits of token n-1 are gone: the next
+    /// call evaluates it again.
+    void truncate(uint32_t n);
+
+    /// The state as bytes: a versioned header naming the model (a hash of its
+    /// hyperparameters, tensor directory and tensor bytes) and the cache type, then the
+    /// tokens, the KV cache rows in use, the last logits and the sampler. Loading it and
+    /// continuing gives exactly what never stopping would have given.
+    std::vector<std::byte> save_state() const;
+    /// Replaces this session's state with saved bytes. Throws bad_format for damaged or
+    /// foreign bytes, bad_model when they come from another model or cache type,
+    /// out_of_range when they hold more tokens than this session's context.
+    void load_state(std::span<const std::byte> state);
+    /// The same, through a file (written atomically: a complete file or none).
+    void save_state(const std::string& path) const;
+    void load_state(const std::string& path);
+
+    /// The final hidden states (after the output norm) of `text` (BOS first when the
+    /// model has one) or of `tokens`, pooled. Evaluates them as a sequence of their own
+    /// from position 0: the session is reset by it.
+    std::vector<float> embed(std::string_view text, Pooling pooling = Pooling::mean);
+    std::vector<float> embed(std::span<const Token> tokens, Pooling pooling = Pooling::mean);
+
+    /// Tokens in the conversation, the pending sampled one included (so context_length()
+    /// + 1 after a generation stopped by a full context).
+    uint32_t position() const noexcept;
+    std::span<const Token> tokens() const noexcept;  ///< those tokens, in order
     uint32_t context_length() const noexcept;
-    void reset() noexcept;                     ///< forget everything (position 0)
+    void reset() noexcept;                       ///< forget everything (position 0, a fresh sampler)
     const Model& model() const noexcept;
+    const SessionOptions& options() const noexcept;
 
 private:
     std::unique_ptr<detail::SessionImpl> impl_;
