@@ -1,5 +1,6 @@
 // Session: owns the KV cache, feeds the forward pass, runs the generation loop and
 // keeps a full context going (ContextPolicy).
+#include <algorithm>
 #include <chrono>
 #include <fmt/format.h>
 #include <thread>
@@ -345,7 +346,9 @@ GenerateResult Session::generate(std::span<const Token> prompt, const GenerateOp
             result.generated.push_back(next);
             s.pending = next;  // in the conversation now; evaluated when the next token needs it
             s.sync_conversation();
-            if (options.stop_at_eos && next == tokenizer.eos()) {
+            if (options.stop_at_eos && (next == tokenizer.eos() || std::find(options.stop_tokens.begin(),
+                                                                                 options.stop_tokens.end(), next) !=
+                                                                       options.stop_tokens.end())) {
                 result.stop = GenerateResult::Stop::eos;
                 break;
             }

@@ -34,6 +34,9 @@ struct SessionImpl;
 struct EncodeOptions {
     bool add_bos = false;  ///< prepend the beginning-of-sequence token
     bool add_eos = false;  ///< append the end-of-sequence token
+    /// Text of control tokens (`<|im_start|>`, `</s>`, ...) becomes those tokens, as
+    /// llama.cpp's parse_special: what a rendered chat template needs. Off, they are text.
+    bool parse_special = false;
 };
 
 /// Text <-> token ids for a model's vocabulary. Cheap to copy (shared, immutable);
@@ -197,6 +200,9 @@ struct GenerateOptions {
     SamplingOptions sampling{};
     bool add_bos = true;        ///< prepend BOS to a text prompt
     bool stop_at_eos = true;     ///< false: generate max_tokens even past end-of-sequence
+    /// More tokens that end generation as EOS does (a chat template's end of turn, such
+    /// as `<|im_end|>`); honoured only with stop_at_eos.
+    std::vector<Token> stop_tokens{};
     bool keep_prompt_logits = false;  ///< fill GenerateResult::prompt_logits
 };
 
