@@ -73,6 +73,17 @@ consumer() {
   else
     echo "$name: pkg-config consumer: FAILED"; consumer_ok=0
   fi
+  # docs/embedding.md's C program, compiled as C with the build line that page gives.
+  local libs
+  libs=$(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config $static --libs nibble) || consumer_ok=0
+  # shellcheck disable=SC2086
+  if cc -std=c11 -Wall -Wextra -Werror -pedantic -o "$dir/hello-c" examples/embedding/hello.c \
+       $(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config --cflags-only-I nibble) $libs &&
+     out=$(cd "$dir" && LD_LIBRARY_PATH="$prefix/$libdir" ./hello-c "$model") && [[ "$out" == "Once upon a time"?* ]]; then
+    echo "$name: C consumer (cc, pkg-config): ${out%%$'\n'*}"
+  else
+    echo "$name: C consumer (cc, pkg-config): FAILED"; consumer_ok=0
+  fi
 }
 echo "=== consumer"
 rm -rf build-prefix build-consumer
@@ -97,6 +108,13 @@ if [ "$internal" -eq 0 ] && [ "$exported" -gt 10 ]; then
 else
   echo "shared: exports $exported nibble:: symbols of which $internal internal: FAILED"; consumer_ok=0
 fi
+# Every function include/nibble/nibble.h declares is exported (the chat-template ones
+# where chat_template.hpp, which they wrap, is in the tree).
+c_declared=$(grep -E "^NIBBLE_API " include/nibble/nibble.h | grep -oE "nibble_[a-z_]+\(" | tr -d "(" | sort -u)
+[ -f include/nibble/chat_template.hpp ] || c_declared=$(echo "$c_declared" | grep -v "^nibble_chat_template")
+c_missing=$(comm -23 <(echo "$c_declared") <(nm -D --defined-only "$so" | awk '$2 == "T" {print $3}' | sort -u))
+if [ -z "$c_missing" ]; then echo "shared: all $(echo "$c_declared" | wc -l) C functions of nibble.h exported"; else
+  echo "shared: C functions not exported: $c_missing"; consumer_ok=0; fi
 consumer shared "$root/build-prefix/shared" lib
 # The release build's install dirs back to their defaults.
 cmake -S . -B build -UCMAKE_INSTALL_PREFIX -UCMAKE_INSTALL_LIBDIR >/dev/null
