@@ -31,6 +31,15 @@
 
 #include "nibble/export.hpp" /* NIBBLE_API: plain preprocessor, valid C */
 
+/* Compiled as C++, the enums get int as their fixed underlying type, so that any int a
+ * C caller stores in one (an invalid value included) is a value of the type there too,
+ * and is refused as an argument instead of being undefined behaviour. */
+#ifdef __cplusplus
+#define NIBBLE_ENUM_INT : int
+#else
+#define NIBBLE_ENUM_INT
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -42,7 +51,7 @@ typedef struct nibble_session nibble_session;
 typedef struct nibble_chat_template nibble_chat_template;
 
 /* The numbers of nibble::ErrorCode (include/nibble/error.hpp); they never change. */
-typedef enum nibble_status {
+typedef enum nibble_status NIBBLE_ENUM_INT {
     NIBBLE_OK = 0,
     NIBBLE_IO = 1,               /* a file could not be opened, mapped, read or written */
     NIBBLE_BAD_FORMAT = 2,       /* the bytes are not a valid file (or saved state) */
@@ -129,7 +138,7 @@ NIBBLE_API nibble_status nibble_token_piece(const nibble_model* model, nibble_to
 
 /* ---- sessions ---- */
 
-typedef enum nibble_context_policy {
+typedef enum nibble_context_policy NIBBLE_ENUM_INT {
     NIBBLE_CONTEXT_STOP = 0, /* generation ends with NIBBLE_STOP_CONTEXT_FULL */
     NIBBLE_CONTEXT_SHIFT = 1 /* keep n_keep tokens, drop the older half of the rest, go on */
 } nibble_context_policy;
@@ -206,7 +215,7 @@ typedef struct nibble_generate_options {
 
 NIBBLE_API nibble_generate_options nibble_generate_options_default(void);
 
-typedef enum nibble_stop_reason {
+typedef enum nibble_stop_reason NIBBLE_ENUM_INT {
     NIBBLE_STOP_MAX_TOKENS = 0,   /* max_tokens generated */
     NIBBLE_STOP_EOS = 1,          /* end of sequence or one of stop_tokens sampled */
     NIBBLE_STOP_CALLBACK = 2,     /* on_piece returned 0 */
@@ -250,7 +259,7 @@ NIBBLE_API nibble_status nibble_session_load_state_file(nibble_session* session,
 
 /* ---- embeddings ---- */
 
-typedef enum nibble_pooling {
+typedef enum nibble_pooling NIBBLE_ENUM_INT {
     NIBBLE_POOLING_MEAN = 0, /* the mean over the tokens, L2-normalised: n_embd floats */
     NIBBLE_POOLING_LAST = 1, /* the last token's, L2-normalised: n_embd floats */
     NIBBLE_POOLING_NONE = 2  /* every token's, [n_tokens][n_embd], not normalised */
