@@ -25,6 +25,7 @@
 #include "formats/tensor_directory.hpp"
 #include "kernels/kernels.hpp"
 #include "nibble/nibble.hpp"
+#include "src/quant_mix.hpp"
 
 namespace {
 
@@ -149,6 +150,12 @@ ModelFacts describe(const std::string& path) {
     // tied output matrix is the embedding read whole.
     f.bytes_per_token += output_present ? embd_row : embd_bytes;
     f.type = std::max_element(bytes_by_type.begin(), bytes_by_type.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+    // A mix of types (llama-quantize's presets): named by its preset, as llama-bench names the file type.
+    if (bytes_by_type.size() > 1) {
+        if (const auto ft = dir->metadata.get_uint("general.file_type")) {
+            if (const auto preset = detail::find_quant_preset_by_file_type(static_cast<uint32_t>(*ft))) f.type = preset->name;
+        }
+    }
     const std::string arch = dir->metadata.get_string("general.architecture").value_or("?");
     const double billions = static_cast<double>(f.params) / 1e9;
     f.label = billions >= 1 ? fmt::format("{} {:.1f}B {}", arch, billions, f.type)

@@ -93,26 +93,42 @@ def plot(records, kernels, path):
         if r["weight_type"] not in types:
             types.append(r["weight_type"])
     generation = [t for t in tests if t.startswith("tg")]
-    panels = len(tests) + len(generation) + (1 if kernels else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.8), squeeze=False)
+    panels = len(tests) + len(generation)
+    # End-to-end panels on top; the kernels, one group per type, on a full-width row below.
+    fig = plt.figure(figsize=(5.5 * panels, 9.6 if kernels else 4.8))
+    grid = fig.add_gridspec(2 if kernels else 1, panels)
+    axes = [fig.add_subplot(grid[0, i]) for i in range(panels)]
     shape = records[0]["model_type"].split(" ")[1] if " " in records[0]["model_type"] else records[0]["model_type"]
-    for ax, test in zip(axes[0], tests):
+    for ax, test in zip(axes, tests):
         grouped_bars(ax, records, test, threads, types, lambda r: r["avg_ts"], "tokens/s", f"{shape} shape, {test}")
-    for ax, test in zip(axes[0][len(tests):], generation):  # generation against the probe
+    for ax, test in zip(axes[len(tests):], generation):  # generation against the probe
         grouped_bars(ax, records, test, threads, types, lambda r: 100 * r["bandwidth_fraction"],
                      "% of the probed read bandwidth", f"{test}: bandwidth reached")
         ax.axhline(90, color="gray", linestyle="--", linewidth=1)
         ax.text(1.01, 90, "90 %\ntarget", transform=ax.get_yaxis_transform(), fontsize=8, color="gray", va="center")
     if kernels:
-        ax = axes[0][-1]
+        ax = fig.add_subplot(grid[1, :])
         rows = [b for b in kernels.get("benchmarks", []) if b["name"].startswith("matvec/") and "4096x4096" in b["name"]]
-        labels = [b["name"].split("/")[1] + "\n" + b["name"].split("/")[2] for b in rows]
-        bars = ax.bar(range(len(rows)), [b.get("GB/s", 0) for b in rows])  # counters are in GB/s already
-        ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=2)
-        ax.set_xticks(range(len(rows)), labels, fontsize=8)
+        kinds, isas = [], []
+        for b in rows:
+            _, kind, isa = b["name"].split("/")[:3]
+            if kind not in kinds:
+                kinds.append(kind)
+            if isa not in isas:
+                isas.append(isa)
+        width = 0.8 / max(len(isas), 1)
+        for i, isa in enumerate(isas):
+            values = []
+            for kind in kinds:
+                match = [b for b in rows if b["name"].split("/")[1:3] == [kind, isa]]
+                values.append(match[0].get("GB/s", 0) if match else 0)  # counters are in GB/s already
+            bars = ax.bar([x + i * width for x in range(len(kinds))], values, width, label=isa)
+            ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=2)
+        ax.set_xticks([x + width * (len(isas) - 1) / 2 for x in range(len(kinds))], kinds)
         ax.set_ylabel("GB/s of weights, 1 thread")
-        ax.set_title("matrix x vector 4096x4096")
+        ax.set_title("kernels: matrix x vector, 4096x4096, one thread (nibble-bench-kernels)")
         ax.grid(axis="y", alpha=0.3)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=max(len(isas), 1), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
 

@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
             result = session.generate(text, gen, print_piece);
         }
         std::printf("\n");
+        std::fflush(stdout);
         if (result.stop == GenerateResult::Stop::context_full) {
             std::fprintf(stderr, "nibble-generate: the context of %u tokens is full: stopped after %zu tokens "
                                  "(--context-shift goes on, -c sets a larger context)\n",

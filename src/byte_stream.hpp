@@ -25,8 +25,11 @@ public:
         put_bytes(values.data(), values.size_bytes());
     }
     void put_bytes(const void* data, size_t size) {
-        const auto* p = static_cast<const std::byte*>(data);
-        bytes.insert(bytes.end(), p, p + size);
+        // resize + memcpy: GCC 12's -Warray-bounds misreads vector::insert of a pointer range.
+        if (size == 0) return;
+        const size_t at = bytes.size();
+        bytes.resize(at + size);
+        std::memcpy(bytes.data() + at, data, size);
     }
     std::vector<std::byte> bytes;
 };

@@ -38,6 +38,7 @@ struct ModelConfig {
     uint32_t n_vocab = 0, n_embd = 0, n_layer = 0, n_head = 0, n_head_kv = 0, n_ff = 0;
     uint32_t head_dim = 0, n_rot = 0, n_ctx_train = 0;
     float rope_base = 10000.0f;
+    const float* rope_divisors = nullptr;  ///< n_rot/2 per-pair angle divisors (Llama 3.1 rope_freqs), or null
     float norm_eps = 1e-5f;
     NormKind norm = NormKind::rms;
     RopeMode rope = RopeMode::adjacent_pairs;

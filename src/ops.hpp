@@ -14,7 +14,8 @@ void clamp(float* x, size_t n, float limit);
 float alibi_slope(uint32_t head, uint32_t n_head, float max_bias);
 
 /// cos/sin of the rotary angles of one position, n_rot/2 entries each (the rotation is
-/// FloatOps::rope_adjacent / rope_half_split).
-void rope_angles(uint32_t position, uint32_t n_rot, float base, float* cos_out, float* sin_out);
+/// FloatOps::rope_adjacent / rope_half_split). `divisors` (n_rot/2 of them, or null)
+/// divide each pair's angle: Llama 3.1's rope_freqs.
+void rope_angles(uint32_t position, uint32_t n_rot, float base, const float* divisors, float* cos_out, float* sin_out);
 
 }  // namespace nibble::detail

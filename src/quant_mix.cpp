@@ -167,6 +167,13 @@ std::optional<QuantPreset> find_quant_preset(std::string_view name) {
     return std::nullopt;
 }
 
+std::optional<QuantPreset> find_quant_preset_by_file_type(uint32_t file_type) {
+    for (const auto& p : presets) {
+        if (p.file_type == file_type) return p;
+    }
+    return std::nullopt;
+}
+
 std::vector<std::string_view> quant_preset_names() {
     std::vector<std::string_view> names;
     for (const auto& p : presets) names.push_back(p.name);

@@ -23,6 +23,10 @@ struct QuantPreset {
 /// llama-quantize's aliases of the _M presets).
 std::optional<QuantPreset> find_quant_preset(std::string_view name);
 
+/// The preset whose general.file_type is `file_type` (its first name, as presets are
+/// listed), if any.
+std::optional<QuantPreset> find_quant_preset_by_file_type(uint32_t file_type);
+
 /// Every preset name, for messages.
 std::vector<std::string_view> quant_preset_names();
 

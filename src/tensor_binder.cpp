@@ -89,6 +89,13 @@ void TensorBinder::embedding_and_output(ModelConfig& c, ModelWeights& w, Bias ou
     if (!w.output.present()) w.output.matrix = w.token_embd;
 }
 
+kernels::MatrixView row_range(const kernels::MatrixView& m, uint64_t first, uint64_t count) {
+    kernels::MatrixView part = m;
+    part.data = static_cast<const std::byte*>(m.data) + first * m.row_stride;
+    part.rows = count;
+    return part;
+}
+
 void TensorBinder::refuse(const std::string& name, const char* feature) const {
     if (dir_.find(name) != nullptr) {
         throw Error(ErrorCode::unsupported, fmt::format("{}: tensor '{}' ({}) is not supported", dir_.file_name(), name, feature));

@@ -41,6 +41,9 @@ private:
     std::set<std::string, std::less<>> used_;
 };
 
+/// Rows [first, first + count) of a matrix in the file layout, as a matrix of its own.
+kernels::MatrixView row_range(const kernels::MatrixView& matrix, uint64_t first, uint64_t count);
+
 /// Reads a required unsigned hyperparameter `key`; throws bad_model naming it.
 uint32_t require_u32(const formats::Metadata& metadata, const std::string& key, const std::string& file);
 /// The hyperparameters every family shares, read from `{arch}.*` keys; n_ff defaults

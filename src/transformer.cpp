@@ -280,7 +280,7 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
         const auto* row = static_cast<const std::byte*>(w.token_embd.data) + size_t(tokens[t]) * w.token_embd.row_stride;
         kernels::dequantize_row(w.token_embd.type, row, s.x.data() + size_t{t} * E, E);
         if (c.rope != RopeMode::none) {
-            rope_angles(pos + t, c.n_rot, c.rope_base, s.rope_cos.data() + size_t{t} * half_rot,
+            rope_angles(pos + t, c.n_rot, c.rope_base, c.rope_divisors, s.rope_cos.data() + size_t{t} * half_rot,
                         s.rope_sin.data() + size_t{t} * half_rot);
         }
     }

@@ -216,13 +216,19 @@ TEST_CASE("rotary embeddings", "[ops]") {
     auto rope_half_split = ops.rope_half_split;
     // position 0 leaves vectors unchanged; a quarter turn on the first pair at position 1
     std::vector<float> c(2), sn(2);
-    rope_angles(0, 4, 10000.0f, c.data(), sn.data());
+    rope_angles(0, 4, 10000.0f, nullptr, c.data(), sn.data());
     std::vector<float> v{1.0f, 2.0f, 3.0f, 4.0f};
     rope_adjacent(v.data(), c.data(), sn.data(), 4);
     CHECK(v == std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f});
-    rope_angles(1, 4, 10000.0f, c.data(), sn.data());
+    rope_angles(1, 4, 10000.0f, nullptr, c.data(), sn.data());
     CHECK(c[0] == Approx(std::cos(1.0)));
     CHECK(sn[1] == Approx(std::sin(0.01)));
+    // Llama 3.1's divisors turn each pair slower by its own factor.
+    const float divisors[2] = {1.0f, 8.0f};
+    std::vector<float> cd(2), sd(2);
+    rope_angles(3, 4, 10000.0f, divisors, cd.data(), sd.data());
+    CHECK(cd[0] == Approx(std::cos(3.0)));
+    CHECK(sd[1] == Approx(std::sin(0.03 / 8)));
     std::vector<float> h{1.0f, 0.0f, 0.0f, 0.0f};
     rope_half_split(h.data(), c.data(), sn.data(), 4);  // pairs (0, 2) and (1, 3)
     CHECK(h[0] == Approx(std::cos(1.0)));

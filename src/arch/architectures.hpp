@@ -19,5 +19,7 @@ void bind_llama(const formats::TensorDirectory& directory, ModelConfig& config, 
 void bind_gptj(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
 void bind_falcon(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
 void bind_mpt(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
+void bind_qwen2(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
+void bind_phi3(const formats::TensorDirectory& directory, ModelConfig& config, ModelWeights& weights);
 
 }  // namespace nibble::detail

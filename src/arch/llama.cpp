@@ -1,4 +1,5 @@
-// LLaMA: RMSNorm, rotary on adjacent pairs, grouped-query attention, SwiGLU.
+// LLaMA (1, 2, 3.x, Mistral): RMSNorm, rotary on adjacent pairs (with Llama 3.1's
+// per-pair divisors when the file has rope_freqs), grouped-query attention, SwiGLU.
 #include <fmt/format.h>
 
 #include "src/arch/architectures.hpp"
@@ -38,9 +39,8 @@ void bind_llama(const formats::TensorDirectory& dir, ModelConfig& c, ModelWeight
         L.ffn_up = bind.linear(p + "ffn_up", c.n_embd, c.n_ff);
         L.ffn_down = bind.linear(p + "ffn_down", c.n_ff, c.n_embd);
     }
-    if (bind.has("rope_freqs.weight")) {  // per-dimension rope factors (LLaMA 3.1): ignoring them would be wrong
-        throw Error(ErrorCode::unsupported, fmt::format("{}: rope frequency factors ('rope_freqs.weight') are not supported", file));
-    }
+    // Llama 3.1/3.2 rope scaling: one divisor per rotated pair, no metadata keys.
+    c.rope_divisors = bind.vector("rope_freqs.weight", c.n_rot / 2, false);
     bind.require_all_used();
 }
 
