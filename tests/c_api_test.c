@@ -5,9 +5,11 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nibble/nibble.h"
 
@@ -509,6 +511,48 @@ static void test_embeddings(const nibble_model* model) {
     nibble_session_free(session);
 }
 
+/* ---- cancel from another thread ---- */
+
+typedef struct {
+    nibble_session* session;
+    atomic_int pieces;
+} canceller_state;
+
+static int count_piece(const char* piece, size_t length, void* user_data) {
+    (void)piece;
+    (void)length;
+    atomic_fetch_add(&((canceller_state*)user_data)->pieces, 1);
+    return 1;
+}
+
+static void* cancel_after_20_pieces(void* argument) {
+    canceller_state* c = argument;
+    const struct timespec millisecond = {0, 1000000};
+    while (atomic_load(&c->pieces) < 20) nanosleep(&millisecond, NULL);
+    nibble_session_cancel(c->session);
+    return NULL;
+}
+
+static void test_cancel_from_another_thread(const nibble_model* model) {
+    nibble_session_options shifting = nibble_session_options_default();
+    shifting.context_length = 64;
+    shifting.threads = 1;
+    shifting.on_full = NIBBLE_CONTEXT_SHIFT;
+    canceller_state c = {.session = NULL};
+    atomic_init(&c.pieces, 0);
+    REQUIRE_OK(nibble_session_create(model, &shifting, &c.session));
+    pthread_t canceller;
+    CHECK(pthread_create(&canceller, NULL, cancel_after_20_pieces, &c) == 0);
+    nibble_generate_options endless = greedy(1000000);
+    endless.on_piece = count_piece;
+    endless.user_data = &c;
+    nibble_generate_result r;
+    REQUIRE_OK(nibble_generate(c.session, prompt, strlen(prompt), &endless, &r));
+    pthread_join(canceller, NULL);
+    CHECK(r.stop == NIBBLE_STOP_CANCELLED && r.n_generated >= 20 && r.n_generated < 1000000);
+    nibble_session_free(c.session);
+}
+
 /* ---- per-thread messages ---- */
 
 typedef struct {
@@ -606,6 +650,7 @@ int main(void) {
     test_streaming_and_cancel(model);
     test_saved_state(model);
     test_embeddings(model);
+    test_cancel_from_another_thread(model);
     test_thread_messages(model);
 #ifdef NIBBLE_HAVE_CHAT_TEMPLATE
     test_chat_templates(model);
