@@ -11,7 +11,8 @@
  * - Output buffers: the caller passes a buffer and its capacity (in elements); the
  *   function stores the number it needs in *count (also on failure) and returns
  *   NIBBLE_OUT_OF_RANGE when the capacity is smaller, writing nothing. Pass NULL and 0
- *   to ask for the size. Text buffers are NUL-terminated: they need *length + 1 bytes.
+ *   to ask for the size (the answer comes with NIBBLE_OUT_OF_RANGE unless it is 0).
+ *   Text buffers are NUL-terminated: they need *length + 1 bytes.
  * - Options structs: start from the nibble_*_options_default() value and change
  *   fields, so that code keeps compiling when fields are added. A NULL options pointer
  *   means the defaults.
@@ -250,8 +251,9 @@ NIBBLE_API nibble_status nibble_session_state_size(const nibble_session* session
 /* The state into buffer[capacity]; *size gets the count. */
 NIBBLE_API nibble_status nibble_session_save_state(const nibble_session* session, void* buffer, size_t capacity, size_t* size);
 /* Replaces the session's state with saved bytes: NIBBLE_BAD_FORMAT for damaged ones,
- * NIBBLE_BAD_MODEL for another model's, NIBBLE_OUT_OF_RANGE when they do not fit the
- * context. Continuing after a load gives what never stopping would have given. */
+ * NIBBLE_UNSUPPORTED for another state version, NIBBLE_BAD_MODEL for another model's,
+ * NIBBLE_OUT_OF_RANGE when they do not fit the context; the session is unchanged then.
+ * Continuing after a load gives what never stopping would have given. */
 NIBBLE_API nibble_status nibble_session_load_state(nibble_session* session, const void* bytes, size_t size);
 /* The same through a file (written atomically: a complete file or none). */
 NIBBLE_API nibble_status nibble_session_save_state_file(const nibble_session* session, const char* path);
