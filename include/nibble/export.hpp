@@ -1,5 +1,6 @@
 // NIBBLE_API marks what a shared libnibble exports: the library is compiled with
 // -fvisibility=hidden, so everything else stays inside it.
+// Plain preprocessor: the C header nibble.h includes it too.
 #pragma once
 
 #if defined(_WIN32)
