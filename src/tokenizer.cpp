@@ -163,7 +163,7 @@ std::vector<Token> TokenizerImpl::encode(std::string_view text) const {
     return out;
 }
 
-std::shared_ptr<const TokenizerImpl> make_spm_tokenizer(std::vector<std::string> texts, std::vector<float> scores,
+std::shared_ptr<TokenizerImpl> make_spm_tokenizer(std::vector<std::string> texts, std::vector<float> scores,
                                                         std::vector<TokenType> types, Token bos, Token eos, Token unk,
                                                         bool add_space_prefix) {
     auto t = std::make_shared<TokenizerImpl>();
@@ -246,19 +246,25 @@ Tokenizer ModelImpl::make_tokenizer(const formats::Metadata& m, const std::strin
         const auto* merges = m.get_strings("tokenizer.ggml.merges");
         if (merges == nullptr) throw Error(ErrorCode::bad_model, fmt::format("{}: a gpt2 tokenizer needs tokenizer.ggml.merges", file));
         // BPE vocabularies without explicit ids use 11 for both, as the reference does.
-        tokenizer.impl_ = make_bpe_tokenizer(*texts, std::move(types), *merges,
-                                             m.get_string("tokenizer.ggml.pre").value_or("default"),
-                                             id("tokenizer.ggml.bos_token_id", 11), id("tokenizer.ggml.eos_token_id", 11),
-                                             id("tokenizer.ggml.unknown_token_id", -1));
+        auto impl = make_bpe_tokenizer(*texts, std::move(types), *merges, m.get_string("tokenizer.ggml.pre").value_or("default"),
+                                       id("tokenizer.ggml.bos_token_id", 11), id("tokenizer.ggml.eos_token_id", 11),
+                                       id("tokenizer.ggml.unknown_token_id", -1));
+        impl->eot = id("tokenizer.ggml.eot_token_id", -1);
+        // As llama.cpp: byte-level BPE starts without BOS unless its pre-tokenizer is
+        // Llama 3's or the file says otherwise.
+        impl->add_bos = m.get_bool("tokenizer.ggml.add_bos_token").value_or(impl->ignore_merges);
+        tokenizer.impl_ = std::move(impl);
         return tokenizer;
     }
     if (*model != "llama") {
         throw Error(ErrorCode::unsupported, fmt::format("{}: tokenizer model '{}' is not supported", file, *model));
     }
     const bool prefix = m.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
-    tokenizer.impl_ = make_spm_tokenizer(*texts, std::move(scores), std::move(types), id("tokenizer.ggml.bos_token_id", 1),
-                                         id("tokenizer.ggml.eos_token_id", 2), id("tokenizer.ggml.unknown_token_id", 0),
-                                         prefix);
+    auto impl = make_spm_tokenizer(*texts, std::move(scores), std::move(types), id("tokenizer.ggml.bos_token_id", 1),
+                                   id("tokenizer.ggml.eos_token_id", 2), id("tokenizer.ggml.unknown_token_id", 0), prefix);
+    impl->eot = id("tokenizer.ggml.eot_token_id", -1);
+    impl->add_bos = m.get_bool("tokenizer.ggml.add_bos_token").value_or(true);
+    tokenizer.impl_ = std::move(impl);
     return tokenizer;
 }
 
@@ -282,7 +288,7 @@ std::vector<Token> Tokenizer::encode(std::string_view text, EncodeOptions option
     if (impl_->kind == "none") throw Error(ErrorCode::unsupported, "this model has no tokenizer");
     return translate_allocation_failure("Tokenizer::encode", [&] {
         std::vector<Token> out;
-        if (options.add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
+        if (options.add_bos && impl_->add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
         auto body = impl_->encode(text);
         out.insert(out.end(), body.begin(), body.end());
         if (options.add_eos && impl_->eos >= 0) out.push_back(impl_->eos);
@@ -316,6 +322,7 @@ std::string_view Tokenizer::token_text(Token id) const {
 size_t Tokenizer::vocab_size() const noexcept { return impl_ ? impl_->texts.size() : 0; }
 Token Tokenizer::bos() const noexcept { return impl_ ? impl_->bos : -1; }
 Token Tokenizer::eos() const noexcept { return impl_ ? impl_->eos : -1; }
+Token Tokenizer::eot() const noexcept { return impl_ ? impl_->eot : -1; }
 std::string_view Tokenizer::kind() const noexcept { return impl_ ? std::string_view(impl_->kind) : "none"; }
 
 }  // namespace nibble

@@ -33,12 +33,15 @@ struct TokenizerImpl {
     std::unordered_map<std::string, Token> ids;
     std::array<Token, 256> byte_token{};  ///< token of each byte, -1 if none
     Token bos = -1, eos = -1, unk = -1;
+    Token eot = -1;                  ///< end of turn (tokenizer.ggml.eot_token_id), -1 if none
     bool add_space_prefix = true;
+    bool add_bos = true;             ///< tokenizer.ggml.add_bos_token: whether BOS starts a text at all
 
     // byte-level BPE ("gpt2") only
     std::unordered_map<std::string, int> merge_ranks;  ///< "left right" -> rank
     std::shared_ptr<const RegexSplitter> splitter;
     std::string pre;                                   ///< tokenizer.ggml.pre
+    bool ignore_merges = false;  ///< a word that is itself a vocabulary entry is taken whole (Llama 3)
 
     std::vector<Token> user_defined;  ///< user-defined tokens, longest text first, matched before splitting
 
@@ -56,13 +59,13 @@ struct TokenizerImpl {
 void index_user_defined(TokenizerImpl& tokenizer);
 
 /// Builds a SentencePiece-style ("llama") tokenizer from tokenizer.ggml.* keys.
-std::shared_ptr<const TokenizerImpl> make_spm_tokenizer(std::vector<std::string> texts, std::vector<float> scores,
+std::shared_ptr<TokenizerImpl> make_spm_tokenizer(std::vector<std::string> texts, std::vector<float> scores,
                                                         std::vector<TokenType> types, Token bos, Token eos, Token unk,
                                                         bool add_space_prefix);
 
 /// Builds a byte-level BPE ("gpt2") tokenizer: tokens in the GPT-2 byte-to-unicode
 /// alphabet, merges "left right" in rank order, pre-tokenizer named by `pre`.
-std::shared_ptr<const TokenizerImpl> make_bpe_tokenizer(std::vector<std::string> texts, std::vector<TokenType> types,
+std::shared_ptr<TokenizerImpl> make_bpe_tokenizer(std::vector<std::string> texts, std::vector<TokenType> types,
                                                         const std::vector<std::string>& merges, const std::string& pre,
                                                         Token bos, Token eos, Token unk);
 

@@ -72,6 +72,31 @@ TEST_CASE("the byte-level BPE tokenizers reproduce every reference vector", "[fi
     }
 }
 
+TEST_CASE("the Llama 3 and Qwen2 tokenizers reproduce every reference vector", "[fixtures][tokenizer][modern]") {
+    for (const std::string name : {"llama3", "qwen3"}) {
+        const std::string base = fixture("modern/ggml-vocab-" + name + ".gguf");
+        const auto inputs = read_inputs(base + ".inp");
+        const auto outputs = read_outputs(base + ".out");
+        REQUIRE(inputs.size() == 46);
+        REQUIRE(outputs.size() == inputs.size());
+        const Tokenizer tok = Tokenizer::load(base);
+        CHECK(tok.kind() == "gpt2");
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            INFO(name << " string " << i << ": \"" << inputs[i] << "\"");
+            CHECK(tok.encode(inputs[i]) == outputs[i]);
+            CHECK(tok.decode(tok.encode(inputs[i])) == inputs[i]);
+        }
+    }
+    // BOS as each vocabulary says (add_bos_token): Llama 3 yes, Qwen no.
+    const Tokenizer llama3 = Tokenizer::load(fixture("modern/ggml-vocab-llama3.gguf"));
+    CHECK(llama3.encode("Hello world", {.add_bos = true}) == std::vector<Token>{128000, 9906, 1917});
+    CHECK(llama3.bos() == 128000);
+    CHECK(llama3.eos() == 128009);
+    const Tokenizer qwen = Tokenizer::load(fixture("modern/ggml-vocab-qwen3.gguf"));
+    CHECK(qwen.encode("Hello world", {.add_bos = true}) == qwen.encode("Hello world"));
+    CHECK(qwen.eos() == 151645);
+}
+
 TEST_CASE("legacy-era GGUF vocab files (v1 v2 v3) parse", "[fixtures][tokenizer]") {
     for (const std::string name : {"ggml-vocab-llama-gguf-6381d4e.gguf", "ggml-vocab-falcon-gguf-v2-ff5a3f0.gguf",
                                    "ggml-vocab-llama-gguf-2756c4f.gguf"}) {
