@@ -90,6 +90,10 @@ struct LoadOptions {
     /// being permitted (RLIMIT_MEMLOCK, `ulimit -l`) is not an error: ModelInfo::locked
     /// stays false and ModelInfo::lock_error says why.
     bool use_mlock = false;
+    /// The kernel table this model computes with, for every Session on it: empty for the
+    /// best this CPU runs (or NIBBLE_ISA's), else a name as NIBBLE_ISA takes (scalar, avx2,
+    /// avx512, avx512vnni, neon, neon-dotprod); one the CPU cannot run is Error(unsupported).
+    std::string isa{};
 };
 
 /// Hyperparameters and facts about a loaded model.
