@@ -119,22 +119,32 @@ std::vector<Token> TokenizerImpl::encode_spm(std::string_view raw) const {
 
 void index_user_defined(TokenizerImpl& t) {
     for (size_t i = 0; i < t.types.size(); ++i) {
-        if (t.types[i] == TokenType::user_defined && !t.texts[i].empty()) t.user_defined.push_back(static_cast<Token>(i));
+        if (t.texts[i].empty()) continue;
+        const TokenType type = t.types[i];
+        if (type == TokenType::user_defined) t.user_defined.push_back(static_cast<Token>(i));
+        if (type == TokenType::user_defined || type == TokenType::control || type == TokenType::unknown) {
+            t.special.push_back(static_cast<Token>(i));
+        }
     }
-    std::stable_sort(t.user_defined.begin(), t.user_defined.end(),
-                     [&](Token a, Token b) { return t.texts[size_t(a)].size() > t.texts[size_t(b)].size(); });
+    auto longest_first = [&](Token a, Token b) { return t.texts[size_t(a)].size() > t.texts[size_t(b)].size(); };
+    std::stable_sort(t.user_defined.begin(), t.user_defined.end(), longest_first);
+    std::stable_sort(t.special.begin(), t.special.end(), longest_first);
 }
 
 // User-defined tokens (e.g. runs of spaces in GPT-NeoX vocabularies) are matched in
-// the raw text before anything else, longest first, as the reference tokenizer does.
-std::vector<Token> TokenizerImpl::encode(std::string_view text) const {
+// the raw text before anything else, longest first, as the reference tokenizer does;
+// with parse_special the control and unknown tokens too. Each stretch of text between
+// them is encoded on its own, so a SentencePiece vocabulary puts its leading space in
+// front of every stretch, after a special token as at the start (llama.cpp does the
+// same since 2024; HF's "legacy" Llama tokenizers agree).
+std::vector<Token> TokenizerImpl::encode(std::string_view text, bool parse_special) const {
     struct Fragment {
         std::string_view text;
         Token token;  // -1: raw text still to tokenize
     };
     std::vector<Fragment> fragments{{text, -1}};
-    for (Token special : user_defined) {
-        const std::string& needle = texts[static_cast<size_t>(special)];
+    for (Token special_token : parse_special ? special : user_defined) {
+        const std::string& needle = texts[static_cast<size_t>(special_token)];
         std::vector<Fragment> next;
         for (const Fragment& f : fragments) {
             if (f.token >= 0) {
@@ -144,7 +154,7 @@ std::vector<Token> TokenizerImpl::encode(std::string_view text) const {
             size_t from = 0;
             for (size_t at = f.text.find(needle); at != std::string_view::npos; at = f.text.find(needle, from)) {
                 if (at > from) next.push_back({f.text.substr(from, at - from), -1});
-                next.push_back({f.text.substr(at, needle.size()), special});
+                next.push_back({f.text.substr(at, needle.size()), special_token});
                 from = at + needle.size();
             }
             if (from < f.text.size()) next.push_back({f.text.substr(from), -1});
@@ -289,7 +299,7 @@ std::vector<Token> Tokenizer::encode(std::string_view text, EncodeOptions option
     return translate_allocation_failure("Tokenizer::encode", [&] {
         std::vector<Token> out;
         if (options.add_bos && impl_->add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
-        auto body = impl_->encode(text);
+        auto body = impl_->encode(text, options.parse_special);
         out.insert(out.end(), body.begin(), body.end());
         if (options.add_eos && impl_->eos >= 0) out.push_back(impl_->eos);
         return out;

@@ -44,10 +44,13 @@ struct TokenizerImpl {
     bool ignore_merges = false;  ///< a word that is itself a vocabulary entry is taken whole (Llama 3)
 
     std::vector<Token> user_defined;  ///< user-defined tokens, longest text first, matched before splitting
+    /// Control, user-defined and unknown tokens, longest text first: what
+    /// EncodeOptions::parse_special matches (llama.cpp's set of special tokens).
+    std::vector<Token> special;
 
-    /// Encodes text: user-defined tokens are cut out first, the rest goes to the
-    /// vocabulary's algorithm piece by piece.
-    std::vector<Token> encode(std::string_view text) const;
+    /// Encodes text: user-defined tokens (and with parse_special every special token)
+    /// are cut out first, the rest goes to the vocabulary's algorithm piece by piece.
+    std::vector<Token> encode(std::string_view text, bool parse_special = false) const;
     std::vector<Token> encode_spm(std::string_view text) const;
     std::vector<Token> encode_bpe(std::string_view text) const;
     void encode_greedy(const std::string& word, std::vector<Token>& out) const;
@@ -55,7 +58,7 @@ struct TokenizerImpl {
     void check_id(Token id) const;
 };
 
-/// Orders the user-defined tokens for matching; called by both builders.
+/// Orders the user-defined and special tokens for matching; called by both builders.
 void index_user_defined(TokenizerImpl& tokenizer);
 
 /// Builds a SentencePiece-style ("llama") tokenizer from tokenizer.ggml.* keys.

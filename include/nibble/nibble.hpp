@@ -386,3 +386,5 @@ NIBBLE_API const char* version() noexcept;
 NIBBLE_API int physical_core_count();
 
 }  // namespace nibble
+
+#include "nibble/chat_template.hpp"
