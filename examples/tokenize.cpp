@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
     cli::add_text_input(app, input, "text to tokenize");
     auto* ids_flag = app.add_flag("--ids", ids_only, "print only the ids, as a list: [1, 15043, 3186]");
     app.add_flag("--pieces", pieces, "print only the vocabulary entries, space-separated on one line")->excludes(ids_flag);
-    auto* no_bos_flag = app.add_flag("--no-bos", no_bos, "do not prepend BOS (SentencePiece vocabularies prepend it)");
+    auto* no_bos_flag = app.add_flag("--no-bos", no_bos, "do not prepend BOS (prepended where the vocabulary asks for it: tokenizer.ggml.add_bos_token)");
     app.add_flag("--bos", bos, "prepend BOS whatever the vocabulary")->excludes(no_bos_flag);
     app.add_flag("--show-count", show_count, "print the number of tokens at the end");
     app.add_option("--tokenizer", tokenizer_path, "tokenizer of a llama2.c checkpoint")->check(cli::regular_file());
@@ -30,9 +30,9 @@ int main(int argc, char** argv) {
         const Tokenizer tokenizer = tokenizer_path.empty()
                                         ? Tokenizer::load(model_path)
                                         : Model::load(model_path, {.tokenizer_path = tokenizer_path}).tokenizer();
-        // llama-tokenize adds BOS when the vocabulary asks for it: SentencePiece ones do.
-        const bool add_bos = bos || (!no_bos && tokenizer.kind() == "llama");
-        const auto ids = tokenizer.encode(text, {.add_bos = add_bos});
+        // BOS where the vocabulary uses one (tokenizer.ggml.add_bos_token), as llama-tokenize.
+        auto ids = tokenizer.encode(text, {.add_bos = !no_bos});
+        if (bos && tokenizer.bos() >= 0 && (ids.empty() || ids.front() != tokenizer.bos())) ids.insert(ids.begin(), tokenizer.bos());
         if (ids_only) {
             std::cout << '[';
             for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? ", " : "") << ids[i];

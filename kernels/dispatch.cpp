@@ -54,27 +54,31 @@ std::vector<Candidate> supported() {
 }
 
 const KernelTable& choose_kernels() {
-    const auto candidates = supported();
     const char* forced = std::getenv("NIBBLE_ISA");
-    if (forced == nullptr || *forced == '\0') return *candidates.front().table;
+    if (forced == nullptr || *forced == '\0') return *supported().front().table;
+    return find_kernels(forced, "NIBBLE_ISA=");
+}
+
+}  // namespace
+
+const KernelTable& find_kernels(std::string_view wanted, std::string_view what) {
+    const auto candidates = supported();
     // A table's own name first (avx512 = AVX-512 without VNNI), then the family name.
     for (const auto& c : candidates) {
-        if (std::string_view(c.table->isa) == forced) return *c.table;
+        if (std::string_view(c.table->isa) == wanted) return *c.table;
     }
     std::vector<std::string_view> known;
     for (const auto& c : candidates) {
-        if (c.name == forced) return *c.table;
+        if (c.name == wanted) return *c.table;
         for (std::string_view n : {c.name, std::string_view(c.table->isa)}) {
             if (std::find(known.begin(), known.end(), n) == known.end()) known.push_back(n);
         }
     }
     std::string names;
     for (std::string_view n : known) names += (names.empty() ? "" : ", ") + std::string(n);
-    throw Error(ErrorCode::unsupported,
-                "NIBBLE_ISA=" + std::string(forced) + ": this CPU or build cannot run it (available: " + names + ")");
+    throw Error(ErrorCode::unsupported, std::string(what) + std::string(wanted) +
+                                            ": this CPU or build cannot run it (available: " + names + ")");
 }
-
-}  // namespace
 
 const KernelTable& active_kernels() {
     static const KernelTable& chosen = choose_kernels();

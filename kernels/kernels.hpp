@@ -74,6 +74,11 @@ const KernelTable& reference_kernels() noexcept;
 /// Chosen on first call.
 const KernelTable& active_kernels();
 
+/// The table called `name` (its own name, e.g. avx512vnni, or its family's: scalar, avx2,
+/// avx512, neon) if this CPU runs it; else Error(unsupported) starting with `what` and
+/// the name, listing the available ones.
+const KernelTable& find_kernels(std::string_view name, std::string_view what = "kernel table ");
+
 /// Every table this build has that this CPU can run, the scalar reference first.
 std::vector<const KernelTable*> available_kernels();
 

@@ -53,9 +53,28 @@ void lock_weights(ModelImpl& impl, const formats::TensorDirectory& dir) {
     impl.info.locked = impl.info.lock_error.empty();
 }
 
+// Plans each matrix for one token and for a batch on the model's table: a type or panel
+// layout the table cannot multiply is refused at load, not inside the parallel region.
+void plan_every_product(const ModelImpl& impl, const std::string& file) {
+    auto plan = [&](const kernels::MatrixView& m) {
+        if (m.data == nullptr) return;
+        try {
+            (void)kernels::plan_matmul(*impl.table, m, 1);
+            (void)kernels::plan_matmul(*impl.table, m, 2);
+        } catch (const Error& e) {
+            throw Error(e.code(), fmt::format("{}: {}", file, e.what()));
+        }
+    };
+    for (const auto& L : impl.weights.layers) {
+        for (const Linear* l : L.linears()) plan(l->matrix);
+    }
+    plan(impl.weights.output.matrix);
+}
+
 }  // namespace
 
-std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::TensorDirectory> dir, bool lock) {
+std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::TensorDirectory> dir,
+                                                   const kernels::KernelTable& table, bool lock) {
     auto impl = std::make_shared<ModelImpl>();
     const auto arch_name = dir->metadata.get_string("general.architecture");
     if (!arch_name) throw Error(ErrorCode::bad_model, fmt::format("{}: no general.architecture key", dir->file_name()));
@@ -65,7 +84,8 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::Tens
     }
     arch->bind(*dir, impl->config, impl->weights);
     impl->identity = compute_identity(*dir);  // before packing rearranges bytes
-    pack_weights(*impl, *dir, kernels::active_kernels());
+    impl->table = &table;
+    pack_weights(*impl, *dir, table);
     auto count_matrix = [&](const kernels::MatrixView& m) {
         const size_t bytes = m.row_stride * m.rows;
         impl->matrix_bytes += bytes;
@@ -113,7 +133,8 @@ std::shared_ptr<const ModelImpl> ModelImpl::create(std::shared_ptr<formats::Tens
     }
     info.file_bytes = dir->file ? dir->file->size() : 0;
     info.resident_copies = dir->owned_bytes();
-    info.kernels = kernels::active_kernels().isa;
+    info.kernels = table.isa;
+    plan_every_product(*impl, dir->file_name());
     std::map<std::string, size_t> counts;
     for (const auto& t : dir->tensors()) {
         info.weight_bytes += t.data.size();
@@ -211,7 +232,9 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
         auto dir = read_any(formats::MappedFile::open(path, options.use_mmap), options);
         step(0.05f);
         if (options.progress) read_in_with_progress(*dir, options.progress, 0.05f, 0.9f);
-        model.impl_ = detail::ModelImpl::create(std::move(dir), options.use_mlock);  // binding and repacking: the last 10 %
+        const kernels::KernelTable& table =
+            options.isa.empty() ? kernels::active_kernels() : kernels::find_kernels(options.isa, "LoadOptions::isa ");
+        model.impl_ = detail::ModelImpl::create(std::move(dir), table, options.use_mlock);  // binding and repacking: the last 10 %
         // The file shrank while its weights were read or repacked.
         if (model.impl_->directory->file) model.impl_->directory->file->check_intact();
         step(1.0f);
@@ -222,7 +245,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
 Model Model::load_from_memory(std::span<const std::byte> bytes, const std::string& name) {
     return detail::translate_allocation_failure(name, [&] {
         Model model;
-        model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::borrow(bytes, name), {}));
+        model.impl_ = detail::ModelImpl::create(read_any(formats::MappedFile::borrow(bytes, name), {}), kernels::active_kernels());
         return model;
     });
 }

@@ -91,6 +91,7 @@ struct ModelImpl {
     std::shared_ptr<const formats::TensorDirectory> directory;
     std::unique_ptr<std::byte, AlignedDelete> packed_storage;  ///< weights repacked for the kernels, if any
     size_t matrix_bytes = 0;  ///< bytes of every matrix a token reads (sizes the work of a pass)
+    const kernels::KernelTable* table = nullptr;  ///< what every matrix product of this model runs on
     ModelConfig config;
     ModelWeights weights;
     Tokenizer tokenizer;
@@ -101,7 +102,10 @@ struct ModelImpl {
 
     /// Binds and packs the weights; with `lock`, mlocks every byte they read (failure
     /// is recorded in info.lock_error, not thrown).
-    static std::shared_ptr<const ModelImpl> create(std::shared_ptr<formats::TensorDirectory> directory, bool lock = false);
+    /// Every matrix product is planned on `table` here, so none can fail inside the
+    /// forward pass's parallel region (where an exception would end the process).
+    static std::shared_ptr<const ModelImpl> create(std::shared_ptr<formats::TensorDirectory> directory,
+                                                   const kernels::KernelTable& table, bool lock = false);
     static uint64_t compute_identity(const formats::TensorDirectory& directory);
     static Tokenizer make_tokenizer(const formats::Metadata& metadata, const std::string& file_name);
 };

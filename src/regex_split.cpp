@@ -65,12 +65,29 @@ std::vector<std::string_view> RegexSplitter::split(std::string_view text) const 
     return pieces;
 }
 
+namespace {
+bool is_llama3_pre(std::string_view name) {
+    return name == "llama-bpe" || name == "llama3" || name == "llama-v3" || name == "falcon3" || name == "pixtral";
+}
+}  // namespace
+
+bool pre_tokenizer_ignores_merges(std::string_view name) { return is_llama3_pre(name); }
+
 std::vector<std::string> pre_tokenizer_patterns(std::string_view name) {
     // The GPT-2 word pattern; the trailing-whitespace rule keeps a space with the next word.
     const std::string gpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
     if (name == "gpt-2" || name == "gpt2" || name == "mpt" || name == "olmo" || name == "jais") return {gpt2};
     if (name == "falcon") return {R"([\p{P}\$\+<=>\^~\|`]+)", gpt2, "[0-9][0-9][0-9]"};
     if (name == "starcoder" || name == "refact" || name == "command-r" || name == "smollm") return {R"(\p{N})", gpt2};
+    // Llama 3: case-insensitive contractions, letters with one leading non-letter, digits
+    // in groups of up to three, punctuation runs with their line breaks; Qwen2 the same
+    // with one digit per piece.
+    const std::string llama3 =
+        R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    if (is_llama3_pre(name)) return {llama3};
+    if (name == "qwen2" || name == "deepseek-r1-qwen" || name == "megrez") {
+        return {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"};
+    }
     if (name == "default" || name.empty()) return {R"([\p{P}\$\+<=>\^~\|]+)", gpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"};
     throw Error(ErrorCode::unsupported, fmt::format("pre-tokenizer '{}' is not supported", name));
 }

@@ -29,5 +29,8 @@ private:
 
 /// The patterns of a `tokenizer.ggml.pre` name; throws unsupported for unknown names.
 std::vector<std::string> pre_tokenizer_patterns(std::string_view name);
+/// Whether that pre-tokenizer's BPE takes a word found whole in the vocabulary without
+/// merging (the HF `ignore_merges` of Llama 3).
+bool pre_tokenizer_ignores_merges(std::string_view name);
 
 }  // namespace nibble::detail

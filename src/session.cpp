@@ -346,7 +346,7 @@ GenerateResult Session::generate(std::span<const Token> prompt, const GenerateOp
             result.generated.push_back(next);
             s.pending = next;  // in the conversation now; evaluated when the next token needs it
             s.sync_conversation();
-            if (options.stop_at_eos && (next == tokenizer.eos() || std::find(options.stop_tokens.begin(),
+            if (options.stop_at_eos && (next == tokenizer.eos() || next == tokenizer.eot() || std::find(options.stop_tokens.begin(),
                                                                                  options.stop_tokens.end(), next) !=
                                                                        options.stop_tokens.end())) {
                 result.stop = GenerateResult::Stop::eos;

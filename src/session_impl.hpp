@@ -29,7 +29,7 @@ struct SessionImpl {
         : model(std::move(model_in)),
           options(opts),
           m(impl),
-          kernels(kernels::active_kernels()),
+          kernels(*impl.table),
           state(impl, opts.context_length, opts.batch_size, std::max(opts.threads, opts.batch_threads)) {}
 
     uint32_t evaluated() const noexcept { return static_cast<uint32_t>(tokens.size()); }

@@ -119,22 +119,32 @@ std::vector<Token> TokenizerImpl::encode_spm(std::string_view raw) const {
 
 void index_user_defined(TokenizerImpl& t) {
     for (size_t i = 0; i < t.types.size(); ++i) {
-        if (t.types[i] == TokenType::user_defined && !t.texts[i].empty()) t.user_defined.push_back(static_cast<Token>(i));
+        if (t.texts[i].empty()) continue;
+        const TokenType type = t.types[i];
+        if (type == TokenType::user_defined) t.user_defined.push_back(static_cast<Token>(i));
+        if (type == TokenType::user_defined || type == TokenType::control || type == TokenType::unknown) {
+            t.special.push_back(static_cast<Token>(i));
+        }
     }
-    std::stable_sort(t.user_defined.begin(), t.user_defined.end(),
-                     [&](Token a, Token b) { return t.texts[size_t(a)].size() > t.texts[size_t(b)].size(); });
+    auto longest_first = [&](Token a, Token b) { return t.texts[size_t(a)].size() > t.texts[size_t(b)].size(); };
+    std::stable_sort(t.user_defined.begin(), t.user_defined.end(), longest_first);
+    std::stable_sort(t.special.begin(), t.special.end(), longest_first);
 }
 
 // User-defined tokens (e.g. runs of spaces in GPT-NeoX vocabularies) are matched in
-// the raw text before anything else, longest first, as the reference tokenizer does.
-std::vector<Token> TokenizerImpl::encode(std::string_view text) const {
+// the raw text before anything else, longest first, as the reference tokenizer does;
+// with parse_special the control and unknown tokens too. Each stretch of text between
+// them is encoded on its own, so a SentencePiece vocabulary puts its leading space in
+// front of every stretch, after a special token as at the start (llama.cpp does the
+// same since 2024; HF's "legacy" Llama tokenizers agree).
+std::vector<Token> TokenizerImpl::encode(std::string_view text, bool parse_special) const {
     struct Fragment {
         std::string_view text;
         Token token;  // -1: raw text still to tokenize
     };
     std::vector<Fragment> fragments{{text, -1}};
-    for (Token special : user_defined) {
-        const std::string& needle = texts[static_cast<size_t>(special)];
+    for (Token special_token : parse_special ? special : user_defined) {
+        const std::string& needle = texts[static_cast<size_t>(special_token)];
         std::vector<Fragment> next;
         for (const Fragment& f : fragments) {
             if (f.token >= 0) {
@@ -144,7 +154,7 @@ std::vector<Token> TokenizerImpl::encode(std::string_view text) const {
             size_t from = 0;
             for (size_t at = f.text.find(needle); at != std::string_view::npos; at = f.text.find(needle, from)) {
                 if (at > from) next.push_back({f.text.substr(from, at - from), -1});
-                next.push_back({f.text.substr(at, needle.size()), special});
+                next.push_back({f.text.substr(at, needle.size()), special_token});
                 from = at + needle.size();
             }
             if (from < f.text.size()) next.push_back({f.text.substr(from), -1});
@@ -163,7 +173,7 @@ std::vector<Token> TokenizerImpl::encode(std::string_view text) const {
     return out;
 }
 
-std::shared_ptr<const TokenizerImpl> make_spm_tokenizer(std::vector<std::string> texts, std::vector<float> scores,
+std::shared_ptr<TokenizerImpl> make_spm_tokenizer(std::vector<std::string> texts, std::vector<float> scores,
                                                         std::vector<TokenType> types, Token bos, Token eos, Token unk,
                                                         bool add_space_prefix) {
     auto t = std::make_shared<TokenizerImpl>();
@@ -246,19 +256,25 @@ Tokenizer ModelImpl::make_tokenizer(const formats::Metadata& m, const std::strin
         const auto* merges = m.get_strings("tokenizer.ggml.merges");
         if (merges == nullptr) throw Error(ErrorCode::bad_model, fmt::format("{}: a gpt2 tokenizer needs tokenizer.ggml.merges", file));
         // BPE vocabularies without explicit ids use 11 for both, as the reference does.
-        tokenizer.impl_ = make_bpe_tokenizer(*texts, std::move(types), *merges,
-                                             m.get_string("tokenizer.ggml.pre").value_or("default"),
-                                             id("tokenizer.ggml.bos_token_id", 11), id("tokenizer.ggml.eos_token_id", 11),
-                                             id("tokenizer.ggml.unknown_token_id", -1));
+        auto impl = make_bpe_tokenizer(*texts, std::move(types), *merges, m.get_string("tokenizer.ggml.pre").value_or("default"),
+                                       id("tokenizer.ggml.bos_token_id", 11), id("tokenizer.ggml.eos_token_id", 11),
+                                       id("tokenizer.ggml.unknown_token_id", -1));
+        impl->eot = id("tokenizer.ggml.eot_token_id", -1);
+        // As llama.cpp: byte-level BPE starts without BOS unless its pre-tokenizer is
+        // Llama 3's or the file says otherwise.
+        impl->add_bos = m.get_bool("tokenizer.ggml.add_bos_token").value_or(impl->ignore_merges);
+        tokenizer.impl_ = std::move(impl);
         return tokenizer;
     }
     if (*model != "llama") {
         throw Error(ErrorCode::unsupported, fmt::format("{}: tokenizer model '{}' is not supported", file, *model));
     }
     const bool prefix = m.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
-    tokenizer.impl_ = make_spm_tokenizer(*texts, std::move(scores), std::move(types), id("tokenizer.ggml.bos_token_id", 1),
-                                         id("tokenizer.ggml.eos_token_id", 2), id("tokenizer.ggml.unknown_token_id", 0),
-                                         prefix);
+    auto impl = make_spm_tokenizer(*texts, std::move(scores), std::move(types), id("tokenizer.ggml.bos_token_id", 1),
+                                   id("tokenizer.ggml.eos_token_id", 2), id("tokenizer.ggml.unknown_token_id", 0), prefix);
+    impl->eot = id("tokenizer.ggml.eot_token_id", -1);
+    impl->add_bos = m.get_bool("tokenizer.ggml.add_bos_token").value_or(true);
+    tokenizer.impl_ = std::move(impl);
     return tokenizer;
 }
 
@@ -282,8 +298,8 @@ std::vector<Token> Tokenizer::encode(std::string_view text, EncodeOptions option
     if (impl_->kind == "none") throw Error(ErrorCode::unsupported, "this model has no tokenizer");
     return translate_allocation_failure("Tokenizer::encode", [&] {
         std::vector<Token> out;
-        if (options.add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
-        auto body = impl_->encode(text);
+        if (options.add_bos && impl_->add_bos && impl_->bos >= 0) out.push_back(impl_->bos);
+        auto body = impl_->encode(text, options.parse_special);
         out.insert(out.end(), body.begin(), body.end());
         if (options.add_eos && impl_->eos >= 0) out.push_back(impl_->eos);
         return out;
@@ -316,6 +332,7 @@ std::string_view Tokenizer::token_text(Token id) const {
 size_t Tokenizer::vocab_size() const noexcept { return impl_ ? impl_->texts.size() : 0; }
 Token Tokenizer::bos() const noexcept { return impl_ ? impl_->bos : -1; }
 Token Tokenizer::eos() const noexcept { return impl_ ? impl_->eos : -1; }
+Token Tokenizer::eot() const noexcept { return impl_ ? impl_->eot : -1; }
 std::string_view Tokenizer::kind() const noexcept { return impl_ ? std::string_view(impl_->kind) : "none"; }
 
 }  // namespace nibble

@@ -78,6 +78,12 @@ std::vector<Token> TokenizerImpl::encode_bpe(std::string_view text) const {
     for (std::string_view raw_word : splitter->split(text)) {
         std::string word;
         for (char c : raw_word) word += alphabet.encoded[static_cast<unsigned char>(c)];
+        if (ignore_merges) {
+            if (auto whole = ids.find(word); whole != ids.end()) {
+                out.push_back(whole->second);
+                continue;
+            }
+        }
         if (merge_ranks.empty()) {  // a vocabulary without merges (2023 files): greedy longest match
             encode_greedy(word, out);
             continue;
@@ -156,7 +162,7 @@ void TokenizerImpl::encode_greedy(const std::string& word, std::vector<Token>& o
     }
 }
 
-std::shared_ptr<const TokenizerImpl> make_bpe_tokenizer(std::vector<std::string> texts, std::vector<TokenType> types,
+std::shared_ptr<TokenizerImpl> make_bpe_tokenizer(std::vector<std::string> texts, std::vector<TokenType> types,
                                                         const std::vector<std::string>& merges, const std::string& pre,
                                                         Token bos, Token eos, Token unk) {
     auto t = std::make_shared<TokenizerImpl>();
@@ -188,6 +194,7 @@ std::shared_ptr<const TokenizerImpl> make_bpe_tokenizer(std::vector<std::string>
         t->merge_ranks.emplace(m, static_cast<int>(rank));
     }
     t->splitter = std::make_shared<RegexSplitter>(pre_tokenizer_patterns(pre));
+    t->ignore_merges = pre_tokenizer_ignores_merges(pre);
     auto valid = [&](Token id) { return id >= 0 && static_cast<size_t>(id) < n ? id : Token{-1}; };
     t->bos = valid(bos);
     t->eos = valid(eos);

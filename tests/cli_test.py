@@ -38,10 +38,10 @@ def expect_usage_error(program, args, flag):
 
 
 programs = ["nibble-generate", "nibble-tokenize", "nibble-info", "nibble-convert", "nibble-quantize",
-            "nibble-perplexity", "nibble-embed", "nibble-bench", "nibble-bench-kernels"]
+            "nibble-perplexity", "nibble-embed", "nibble-chat", "nibble-bench", "nibble-bench-kernels"]
 present = [p for p in programs if os.path.exists(os.path.join(bin_dir, p))]
 for required in ["nibble-generate", "nibble-tokenize", "nibble-info", "nibble-quantize", "nibble-perplexity",
-                 "nibble-embed"]:
+                 "nibble-embed", "nibble-chat"]:
     check(required in present, f"{required} was not built")
 
 # 1. --help, -h, --version and a bad flag, for every program.
@@ -206,6 +206,8 @@ rc, out, err = run("nibble-embed", "-m", model, "-p", "Once upon a time", "--poo
 check(rc == 0 and out.startswith('{"n_tokens": 5, "embedding": ['), "nibble-embed --json --pooling last", out[:200])
 expect_usage_error("nibble-embed", ["-m", model, "--pooling", "max", "-p", "x"], "--pooling")
 expect_usage_error("nibble-embed", ["-m", model], "-p TEXT")
+expect_usage_error("nibble-chat", ["-m", model, "--chat-template", "chatgpt"], "--chat-template")
+expect_usage_error("nibble-chat", ["--chat-template", "chatml"], "--model")
 
 # 4. Ctrl-C stops generation, prints the timings and exits 130. The scalar kernels and
 # one thread make the 512-position run long enough to interrupt.

@@ -169,7 +169,7 @@ TEST_CASE("session sizes are bounded, negative counts refused", "[reliability]")
 
 TEST_CASE("a session's memory is computed before allocating, and refused with how much it needs", "[reliability]") {
     const Model model = Model::load(default_model_path());
-    const auto impl = detail::ModelImpl::create(read_model_file(MappedFile::open(default_model_path())));
+    const auto impl = detail::ModelImpl::create(read_model_file(MappedFile::open(default_model_path())), kernels::active_kernels());
     // 5 layers x 2 (k, v) x 32 floats per position.
     const uint64_t per_position = 5 * 2 * 32 * 4;
     const uint64_t at_1k = detail::ForwardState::bytes_needed(*impl, 1024, 64, 1);

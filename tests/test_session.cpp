@@ -268,3 +268,23 @@ TEST_CASE("use_mlock locks the weights or says why not", "[session]") {
     }
     CHECK_FALSE(shipped().info().locked);
 }
+
+TEST_CASE("a model computes with the kernel table it was loaded for", "[session]") {
+    const Model scalar = Model::load(default_model_path(), {.isa = "scalar"});
+    CHECK(scalar.info().kernels == "scalar");
+    const Model best = Model::load(default_model_path());
+    const std::vector<Token> ids{1, 403, 407, 261, 378, 432, 383, 286};
+    Session a(scalar, {.threads = 1}), b(best, {.threads = 1});
+    const auto la = a.eval(ids, true);
+    const std::vector<float> from_scalar(la.begin(), la.end());
+    const auto lb = b.eval(ids, true);
+    CHECK(max_difference(from_scalar, lb) < 1e-3);  // two tables side by side in one process
+    try {
+        Model::load(default_model_path(), {.isa = "no-such-isa"});
+        FAIL("expected an error");
+    } catch (const Error& e) {
+        CHECK(e.code() == ErrorCode::unsupported);
+        CHECK_THAT(e.what(), Catch::Contains("LoadOptions::isa no-such-isa"));
+        CHECK_THAT(e.what(), Catch::Contains("scalar"));
+    }
+}

@@ -32,7 +32,10 @@ struct SessionImpl;
 
 /// Options for Tokenizer::encode.
 struct EncodeOptions {
-    bool add_bos = false;  ///< prepend the beginning-of-sequence token
+    /// Prepend the beginning-of-sequence token, where the vocabulary uses one
+    /// (tokenizer.ggml.add_bos_token; when the file does not say, SentencePiece and Llama 3's
+    /// BPE do and the older byte-level BPE vocabularies do not, as in llama.cpp).
+    bool add_bos = false;
     bool add_eos = false;  ///< append the end-of-sequence token
     /// Text of control tokens (`<|im_start|>`, `</s>`, ...) becomes those tokens, as
     /// llama.cpp's parse_special: what a rendered chat template needs. Off, they are text.
@@ -63,6 +66,9 @@ public:
     size_t vocab_size() const noexcept;
     Token bos() const noexcept;
     Token eos() const noexcept;
+    /// End of turn (`<|eot_id|>`, tokenizer.ggml.eot_token_id), -1 when the file names none:
+    /// generate() stops at it as at EOS.
+    Token eot() const noexcept;
     /// "llama" (SentencePiece), "gpt2" (byte-level BPE) or "none".
     std::string_view kind() const noexcept;
 
@@ -84,6 +90,10 @@ struct LoadOptions {
     /// being permitted (RLIMIT_MEMLOCK, `ulimit -l`) is not an error: ModelInfo::locked
     /// stays false and ModelInfo::lock_error says why.
     bool use_mlock = false;
+    /// The kernel table this model computes with, for every Session on it: empty for the
+    /// best this CPU runs (or NIBBLE_ISA's), else a name as NIBBLE_ISA takes (scalar, avx2,
+    /// avx512, avx512vnni, neon, neon-dotprod); one the CPU cannot run is Error(unsupported).
+    std::string isa{};
 };
 
 /// Hyperparameters and facts about a loaded model.
@@ -376,3 +386,5 @@ NIBBLE_API const char* version() noexcept;
 NIBBLE_API int physical_core_count();
 
 }  // namespace nibble
+
+#include "nibble/chat_template.hpp"
