@@ -186,9 +186,7 @@ static void test_null_arguments(const nibble_model* model) {
     CHECK(nibble_embed(NULL, "x", 1, NIBBLE_POOLING_MEAN, NULL, 0, &n) == NIBBLE_INVALID_ARGUMENT);
     nibble_model_free(NULL);  /* no-ops */
     nibble_session_free(NULL);
-#ifdef NIBBLE_HAVE_CHAT_TEMPLATE
     nibble_chat_template_free(NULL);
-#endif
 }
 
 static void expect_same_error_as_cpp(const char* path) {
@@ -589,7 +587,6 @@ static void test_thread_messages(const nibble_model* model) {
     CHECK(strcmp(nibble_last_error(), mine) == 0);
 }
 
-#ifdef NIBBLE_HAVE_CHAT_TEMPLATE
 static void test_chat_templates(const nibble_model* model) {
     size_t count = 0;
     REQUIRE_OK(nibble_chat_template_known_name_count(&count));
@@ -632,7 +629,6 @@ static void test_chat_templates(const nibble_model* model) {
     CHECK(strcmp(name, "chatml") == 0);
     nibble_chat_template_free(chat);
 }
-#endif
 
 int main(void) {
     nibble_token expected[5 + 64];
@@ -652,9 +648,7 @@ int main(void) {
     test_embeddings(model);
     test_cancel_from_another_thread(model);
     test_thread_messages(model);
-#ifdef NIBBLE_HAVE_CHAT_TEMPLATE
     test_chat_templates(model);
-#endif
     nibble_model_free(model);
 
     if (failures > 0) {
