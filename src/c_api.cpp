@@ -61,7 +61,7 @@ const char* nibble_last_error(void) { return nibble::c_api::last_error_text; }
 nibble_load_options nibble_load_options_default(void) {
     const nibble::LoadOptions defaults;
     return {.use_mmap = defaults.use_mmap, .use_mlock = defaults.use_mlock, .tokenizer_path = nullptr,
-            .progress = nullptr, .progress_user_data = nullptr};
+            .isa = nullptr, .progress = nullptr, .progress_user_data = nullptr};
 }
 
 nibble_status nibble_model_load(const char* path, const nibble_load_options* options, nibble_model** model) {
@@ -73,6 +73,7 @@ nibble_status nibble_model_load(const char* path, const nibble_load_options* opt
         const nibble_load_options o = options != nullptr ? *options : nibble_load_options_default();
         nibble::LoadOptions cpp{.use_mmap = o.use_mmap, .use_mlock = o.use_mlock};
         if (o.tokenizer_path != nullptr) cpp.tokenizer_path = o.tokenizer_path;
+        if (o.isa != nullptr) cpp.isa = o.isa;
         if (o.progress != nullptr) {
             cpp.progress = [callback = o.progress, user_data = o.progress_user_data](float fraction) {
                 return callback(fraction, user_data) != 0;
@@ -113,7 +114,8 @@ nibble_status nibble_model_get_info(const nibble_model* model, nibble_model_info
                  .lock_error = i.lock_error.c_str(),
                  .tokenizer = m.tokenizer_kind.c_str(),
                  .bos = t.vocab_size() > 0 ? t.bos() : -1,
-                 .eos = t.vocab_size() > 0 ? t.eos() : -1};
+                 .eos = t.vocab_size() > 0 ? t.eos() : -1,
+                 .eot = t.vocab_size() > 0 ? t.eot() : -1};
     });
 }
 

@@ -230,6 +230,19 @@ static void test_load_progress(void) {
     CHECK(model == NULL);
     CHECK(cancel.calls == 1);
     CHECK(contains(nibble_last_error(), "cancelled"));
+
+    /* A kernel table by name: the scalar reference runs everywhere; a made-up one is refused. */
+    nibble_load_options scalar = nibble_load_options_default();
+    scalar.isa = "scalar";
+    REQUIRE_OK(nibble_model_load(model_path, &scalar, &model));
+    nibble_model_info info;
+    REQUIRE_OK(nibble_model_get_info(model, &info));
+    CHECK(strcmp(info.kernels, "scalar") == 0);
+    nibble_model_free(model);
+    scalar.isa = "no-such-isa";
+    CHECK(nibble_model_load(model_path, &scalar, &model) == NIBBLE_UNSUPPORTED);
+    CHECK(model == NULL);
+    CHECK(contains(nibble_last_error(), "no-such-isa"));
 }
 
 static void test_model_info(const nibble_model* model) {
@@ -239,7 +252,7 @@ static void test_model_info(const nibble_model* model) {
     CHECK(strcmp(info.architecture, "llama") == 0);
     CHECK(strcmp(info.tokenizer, "llama") == 0);
     CHECK(info.n_vocab == 512 && info.n_embd == 64 && info.n_layer > 0);
-    CHECK(info.bos == 1 && info.eos == 2);
+    CHECK(info.bos == 1 && info.eos == 2 && info.eot == -1);
     CHECK(info.kernels[0] != '\0');
     CHECK(!info.locked && info.lock_error[0] == '\0');
     CHECK(info.name != NULL && info.chat_template != NULL);

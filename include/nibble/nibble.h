@@ -81,6 +81,7 @@ typedef struct nibble_load_options {
     bool use_mmap;                     /* true: map the file; false: read it into memory */
     bool use_mlock;                    /* false; lock the weights in RAM (see nibble_model_info.locked) */
     const char* tokenizer_path;        /* NULL; llama2.c checkpoints only: their tokenizer file */
+    const char* isa;                   /* NULL: the CPU's best kernels (or NIBBLE_ISA's); else "scalar", "avx2", ... */
     nibble_progress_callback progress; /* NULL: no progress reports */
     void* progress_user_data;
 } nibble_load_options;
@@ -108,6 +109,7 @@ typedef struct nibble_model_info {
     const char* lock_error; /* why use_mlock did not lock ("" when it did or was not asked) */
     const char* tokenizer;  /* "llama" (SentencePiece), "gpt2" (byte-level BPE) or "none" */
     nibble_token bos, eos;  /* -1 when the vocabulary has none */
+    nibble_token eot;       /* end of turn (generation stops at it as at EOS), -1 when none */
 } nibble_model_info;
 
 NIBBLE_API nibble_status nibble_model_get_info(const nibble_model* model, nibble_model_info* info);
