@@ -10,6 +10,7 @@
 // unrecognised one is an error that lists the known names), else chatml for a GGUF
 // file without one (as llama.cpp does) and gpt4all for the 2023 .bin files, which
 // never carried one.
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -54,12 +55,15 @@ std::optional<std::string> read_line() {
             if (!line.empty() && line.back() == '\r') line.pop_back();
             return line;
         }
+        // Polled, not a blocking read: a Ctrl-C that lands just before the read would
+        // otherwise leave it waiting for a line.
+        if (interrupted.load()) return std::nullopt;
+        struct pollfd input {STDIN_FILENO, POLLIN, 0};
+        const int ready = ::poll(&input, 1, 100);
+        if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
         char chunk[4096];
         const ssize_t n = ::read(STDIN_FILENO, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR) {
-            if (interrupted.load()) return std::nullopt;
-            continue;
-        }
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             if (buffered.empty()) return std::nullopt;
             return std::exchange(buffered, {});

@@ -73,7 +73,6 @@ void generate_into(nibble_session& s, Prompt prompt, const nibble_generate_optio
                    .stop = stop_reason(r.stop),
                    .prompt_seconds = r.prompt_seconds,
                    .generate_seconds = r.generate_seconds,
-                   .reused_tokens = r.reused_tokens,
                    .shifts = r.shifts};
     }
 }

@@ -232,7 +232,6 @@ typedef struct nibble_generate_result {
     nibble_stop_reason stop;
     double prompt_seconds;
     double generate_seconds;
-    uint32_t reused_tokens;  /* prompt tokens already in the cache */
     uint32_t shifts;         /* context shifts made */
 } nibble_generate_result;
 

@@ -225,7 +225,6 @@ struct GenerateResult {
     /// Why generation ended: max_tokens reached, end of sequence sampled, on_piece
     /// returned false, the context filled (ContextPolicy::stop), or Session::cancel().
     enum class Stop { max_tokens, eos, callback, context_full, cancelled } stop = Stop::max_tokens;
-    uint32_t reused_tokens = 0;     ///< prompt tokens already in the cache, not evaluated again
     uint32_t shifts = 0;            ///< context shifts made during this call
 };
 
