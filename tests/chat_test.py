@@ -110,7 +110,7 @@ def start_terminal_chat(*flags):
         os.chdir(work)
         env = dict(os.environ, NIBBLE_ISA="scalar")
         args = chat + ["-m", model, "--chat-template", "chatml", "-t", "1", *flags]
-        os.execve(args[0], args, env)
+        os.execvpe(args[0], args, env)  # the emulator (qemu-aarch64) is found on PATH
     return pid, fd
 
 
