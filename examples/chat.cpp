@@ -28,23 +28,6 @@
 
 namespace {
 
-std::atomic<bool> interrupted{false};
-std::atomic<nibble::Session*> running_session{nullptr};
-
-extern "C" void on_sigint(int) {
-    interrupted.store(true);
-    if (nibble::Session* s = running_session.load()) s->cancel();  // an atomic store: safe in a handler
-}
-
-// No SA_RESTART: a Ctrl-C at the prompt interrupts the read, which then ends the program.
-void install_sigint_handler() {
-    struct sigaction sa {};
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
-    sigaction(SIGINT, &sa, nullptr);
-}
-
 /// A line of stdin without its line break; nothing at the end of input or after Ctrl-C.
 std::optional<std::string> read_line() {
     static std::string buffered;
@@ -57,7 +40,7 @@ std::optional<std::string> read_line() {
         }
         // Polled, not a blocking read: a Ctrl-C that lands just before the read would
         // otherwise leave it waiting for a line.
-        if (interrupted.load()) return std::nullopt;
+        if (nibble::cli::interrupted.load()) return std::nullopt;
         struct pollfd input {STDIN_FILENO, POLLIN, 0};
         const int ready = ::poll(&input, 1, 100);
         if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
@@ -157,8 +140,8 @@ int main(int argc, char** argv) {
     if (auto rc = cli::parse(app, argc, argv)) return *rc;
 
     return cli::run(program, [&]() -> int {
-        install_sigint_handler();  // Ctrl-C while loading cancels the load, exit 130
-        Model model = cli::load_model(model_path, session_flags.no_mmap, session_flags.mlock, {}, &interrupted);
+        cli::install_interrupt_handler(false);  // Ctrl-C while loading cancels the load, exit 130
+        Model model = cli::load_model(model_path, session_flags.no_mmap, session_flags.mlock, {}, &cli::interrupted);
         Session session(model, session_flags.session());
         chat::Conversation chat(session, choose_template(model, template_name), system);
 
@@ -176,7 +159,7 @@ int main(int argc, char** argv) {
                                  "reply, at the prompt it quits\n", chat.chat_template().name().c_str());
         }
         for (;;) {
-            interrupted.store(false);
+            cli::interrupted.store(false);
             if (terminal) print("> ");
             const auto line = read_line();
             if (!line) {
@@ -198,16 +181,16 @@ int main(int argc, char** argv) {
                 print(text);
             };
             chat::Reply reply;
-            running_session.store(&session);
+            cli::interrupted_session.store(&session);
             try {
                 reply = chat.respond(*line, options, print_reply);
             } catch (const Error& e) {
-                running_session.store(nullptr);
+                cli::interrupted_session.store(nullptr);
                 if (e.code() != ErrorCode::out_of_range) throw;
                 std::fprintf(stderr, "nibble-chat: %s; /reset starts a new conversation (-c sets a larger context)\n", e.what());
                 continue;
             }
-            running_session.store(nullptr);
+            cli::interrupted_session.store(nullptr);
             print("\n\n");
             if (reply.stop == GenerateResult::Stop::context_full) {
                 std::fprintf(stderr, "nibble-chat: the context of %u tokens is full; /reset starts a new conversation\n",

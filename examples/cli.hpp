@@ -393,6 +393,27 @@ private:
     bool finished_ = false;
 };
 
+/// Ctrl-C for the programs that generate: the handler sets `interrupted` and cancels the
+/// Session registered in `interrupted_session` (both atomic stores: safe in a handler).
+inline std::atomic<bool> interrupted{false};
+inline std::atomic<Session*> interrupted_session{nullptr};
+
+extern "C" inline void on_interrupt(int) {
+    interrupted.store(true);
+    if (Session* s = interrupted_session.load()) s->cancel();
+}
+
+/// Installs on_interrupt for SIGINT. With `second_kills`, a second Ctrl-C takes the
+/// default action (terminate); without, every one is caught and a blocking read is
+/// interrupted (no SA_RESTART).
+inline void install_interrupt_handler(bool second_kills) {
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = second_kills ? SA_RESETHAND : 0;
+    sigaction(SIGINT, &sa, nullptr);
+}
+
 /// Loads a model with --no-mmap and a progress display; with --mlock, locks it in RAM.
 /// `cancel`, when given and set (by a signal handler), cancels the load (Error cancelled).
 inline Model load_model(const std::string& path, bool no_mmap, bool mlock, const std::string& tokenizer_path = {},

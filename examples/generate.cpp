@@ -18,14 +18,6 @@
 
 namespace {
 
-std::atomic<bool> interrupted{false};
-std::atomic<nibble::Session*> running_session{nullptr};
-
-extern "C" void on_sigint(int) {
-    interrupted.store(true);
-    if (nibble::Session* s = running_session.load()) s->cancel();  // an atomic store: safe in a handler
-}
-
 /// --prompt-cache: loads the saved state when there is one and keeps the part of it the
 /// prompt shares; returns the prompt tokens still to evaluate.
 std::span<const nibble::Token> resume_prompt_cache(nibble::Session& session, const std::string& path,
@@ -48,14 +40,6 @@ std::span<const nibble::Token> resume_prompt_cache(nibble::Session& session, con
     std::fprintf(stderr, "nibble-generate: prompt cache %s: %zu of %zu prompt tokens from the cache, %zu to evaluate\n",
                  path.c_str(), same, prompt.size(), prompt.size() - same);
     return prompt.subspan(same);
-}
-
-void install_sigint_handler() {
-    struct sigaction sa {};
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;  // the second Ctrl-C is the default action: terminate
-    sigaction(SIGINT, &sa, nullptr);
 }
 
 /// --tokens "1 2 3": ids 0..2^31-1, at least one; anything else is a usage error.
@@ -138,19 +122,19 @@ int main(int argc, char** argv) {
         if (!tokens_text.empty() || tokens_option->count() > 0) ids = parse_ids(tokens_text);
         const std::string text = prompt.resolve();
 
-        install_sigint_handler();  // Ctrl-C while loading cancels the load, exit 130
+        cli::install_interrupt_handler(true);  // Ctrl-C while loading cancels the load, exit 130
         const auto t0 = std::chrono::steady_clock::now();
         Model model = model_path.empty() ? Model::load_from_memory(nibble_default_model(), "built-in stories260K.gguf")
                                          : cli::load_model(model_path, session_flags.no_mmap, session_flags.mlock,
-                                                           tokenizer_path, &interrupted);
+                                                           tokenizer_path, &cli::interrupted);
         const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         SessionOptions session_options = session_flags.session();
         session_options.on_full = context_shift ? ContextPolicy::shift : ContextPolicy::stop;
         session_options.n_keep = n_keep;
         Session session(model, session_options);
-        running_session.store(&session);
+        cli::interrupted_session.store(&session);
         struct Unregister {
-            ~Unregister() { running_session.store(nullptr); }
+            ~Unregister() { cli::interrupted_session.store(nullptr); }
         } unregister;
         if (ids.empty() && !prompt_cache.empty()) ids = model.tokenizer().encode(text, {.add_bos = true});
         const bool print_prompt = !text.empty() && tokens_text.empty() && tokens_option->count() == 0;
@@ -170,7 +154,7 @@ int main(int argc, char** argv) {
         auto print_piece = [](std::string_view piece) {
             std::fwrite(piece.data(), 1, piece.size(), stdout);
             std::fflush(stdout);
-            return !interrupted.load();
+            return !cli::interrupted.load();
         };
         GenerateResult result;
         if (print_prompt) {
@@ -217,7 +201,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "\nnibble-generate: model %s (%s %s, %s kernels)", info.name.c_str(), info.container.c_str(),
                      info.architecture.c_str(), info.kernels.c_str());
         print_timings(load_s, result, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        if (interrupted.load()) {
+        if (cli::interrupted.load()) {
             std::fprintf(stderr, "nibble-generate: interrupted\n");
             return 130;
         }

@@ -39,55 +39,36 @@ std::vector<std::vector<Token>> read_outputs(const std::string& path) {
     return out;
 }
 
-}  // namespace
-
-TEST_CASE("the llama-spm tokenizer reproduces every reference vector", "[fixtures][tokenizer]") {
-    const std::string base = fixture("tokenizer/ggml-vocab-llama-spm.gguf");
+/// Every string of a vocabulary's .inp encodes to its .out line and decodes back.
+void check_vectors(const std::string& relative, std::string_view kind) {
+    const std::string base = fixture(relative);
     const auto inputs = read_inputs(base + ".inp");
     const auto outputs = read_outputs(base + ".out");
     REQUIRE(inputs.size() == 46);
     REQUIRE(outputs.size() == inputs.size());
     const Tokenizer tok = Tokenizer::load(base);  // a vocab-only file
-    CHECK(tok.kind() == "llama");
+    CHECK(tok.kind() == kind);
     for (size_t i = 0; i < inputs.size(); ++i) {
-        INFO("string " << i << ": \"" << inputs[i] << "\"");
+        INFO(relative << " string " << i << ": \"" << inputs[i] << "\"");
         CHECK(tok.encode(inputs[i]) == outputs[i]);
         CHECK(tok.decode(tok.encode(inputs[i])) == inputs[i]);
     }
 }
 
+}  // namespace
+
+TEST_CASE("the llama-spm tokenizer reproduces every reference vector", "[fixtures][tokenizer]") {
+    check_vectors("tokenizer/ggml-vocab-llama-spm.gguf", "llama");
+}
+
 TEST_CASE("the byte-level BPE tokenizers reproduce every reference vector", "[fixtures][tokenizer]") {
     for (const std::string name : {"gpt-2", "falcon", "mpt", "starcoder"}) {
-        const std::string base = fixture("tokenizer/ggml-vocab-" + name + ".gguf");
-        const auto inputs = read_inputs(base + ".inp");
-        const auto outputs = read_outputs(base + ".out");
-        REQUIRE(inputs.size() == 46);
-        REQUIRE(outputs.size() == inputs.size());
-        const Tokenizer tok = Tokenizer::load(base);
-        CHECK(tok.kind() == "gpt2");
-        for (size_t i = 0; i < inputs.size(); ++i) {
-            INFO(name << " string " << i << ": \"" << inputs[i] << "\"");
-            CHECK(tok.encode(inputs[i]) == outputs[i]);
-            CHECK(tok.decode(tok.encode(inputs[i])) == inputs[i]);
-        }
+        check_vectors("tokenizer/ggml-vocab-" + name + ".gguf", "gpt2");
     }
 }
 
 TEST_CASE("the Llama 3 and Qwen2 tokenizers reproduce every reference vector", "[fixtures][tokenizer][modern]") {
-    for (const std::string name : {"llama3", "qwen3"}) {
-        const std::string base = fixture("modern/ggml-vocab-" + name + ".gguf");
-        const auto inputs = read_inputs(base + ".inp");
-        const auto outputs = read_outputs(base + ".out");
-        REQUIRE(inputs.size() == 46);
-        REQUIRE(outputs.size() == inputs.size());
-        const Tokenizer tok = Tokenizer::load(base);
-        CHECK(tok.kind() == "gpt2");
-        for (size_t i = 0; i < inputs.size(); ++i) {
-            INFO(name << " string " << i << ": \"" << inputs[i] << "\"");
-            CHECK(tok.encode(inputs[i]) == outputs[i]);
-            CHECK(tok.decode(tok.encode(inputs[i])) == inputs[i]);
-        }
-    }
+    for (const std::string name : {"llama3", "qwen3"}) check_vectors("modern/ggml-vocab-" + name + ".gguf", "gpt2");
     // BOS as each vocabulary says (add_bos_token): Llama 3 yes, Qwen no.
     const Tokenizer llama3 = Tokenizer::load(fixture("modern/ggml-vocab-llama3.gguf"));
     CHECK(llama3.encode("Hello world", {.add_bos = true}) == std::vector<Token>{128000, 9906, 1917});

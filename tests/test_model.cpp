@@ -10,15 +10,8 @@
 using namespace nibble;
 using namespace nibble::test;
 
-namespace {
-const Model& shipped() {
-    static const Model model = Model::load(default_model_path());
-    return model;
-}
-}  // namespace
-
 TEST_CASE("the shipped model describes itself", "[model]") {
-    const auto& info = shipped().info();
+    const auto& info = shipped_model().info();
     CHECK(info.container == "GGUF");
     CHECK(info.architecture == "llama");
     CHECK(info.n_vocab == 512);
@@ -31,7 +24,7 @@ TEST_CASE("the shipped model describes itself", "[model]") {
 }
 
 TEST_CASE("the shipped tokenizer encodes as llama2.c does", "[model][tokenizer]") {
-    const Tokenizer& tok = shipped().tokenizer();
+    const Tokenizer& tok = shipped_model().tokenizer();
     CHECK(tok.encode("Once upon a time", {.add_bos = true}) == std::vector<Token>{1, 403, 407, 261, 378});
     CHECK(tok.decode(tok.encode("Once upon a time")) == "Once upon a time");
     // characters outside the vocabulary fall back to byte pieces and decode back
@@ -45,7 +38,7 @@ TEST_CASE("greedy generation reproduces llama2.c's run", "[model]") {
     const auto expected = read_ids(test_data("greedy_once_upon_a_time_64.ids"));
     REQUIRE(expected.size() == 5 + 64);  // prompt ids, then ids per position (4 forced + 60 generated)
     const std::vector<Token> want(expected.begin() + 5 + 4, expected.end());
-    Session session(shipped(), {.threads = 2});
+    Session session(shipped_model(), {.threads = 2});
     std::string text;
     const auto result = session.generate("Once upon a time", {.max_tokens = 60, .sampling = {.temperature = 0.0f}},
                                          [&](std::string_view piece) { text += piece; return true; });
@@ -57,10 +50,10 @@ TEST_CASE("greedy generation reproduces llama2.c's run", "[model]") {
 
 TEST_CASE("batch and one-token-at-a-time evaluation agree", "[model]") {
     const std::vector<Token> ids{1, 403, 407, 261, 378, 432, 383, 286, 261, 376};
-    Session batch(shipped(), {.batch_size = 4});
+    Session batch(shipped_model(), {.batch_size = 4});
     const auto all = batch.eval(ids, true);
     const std::vector<float> batched(all.begin(), all.end());
-    Session single(shipped(), {.threads = 1});
+    Session single(shipped_model(), {.threads = 1});
     for (size_t i = 0; i < ids.size(); ++i) {
         const auto logits = single.eval(std::span(ids).subspan(i, 1));
         for (size_t v = 0; v < logits.size(); ++v) {
@@ -71,7 +64,7 @@ TEST_CASE("batch and one-token-at-a-time evaluation agree", "[model]") {
 }
 
 TEST_CASE("sessions refuse bad input and respect their limits", "[model]") {
-    Session s(shipped(), {.context_length = 8});
+    Session s(shipped_model(), {.context_length = 8});
     const std::vector<Token> bad{1, 512};
     CHECK_THROWS_AS(s.eval(bad), Error);
     const std::vector<Token> many(9, 1);
@@ -89,7 +82,7 @@ TEST_CASE("sessions refuse bad input and respect their limits", "[model]") {
 }
 
 TEST_CASE("generation stops at -n or on request and is deterministic under a seed", "[model]") {
-    Session s(shipped());
+    Session s(shipped_model());
     const GenerateOptions options{.max_tokens = 20, .sampling = {.temperature = 1.0f, .seed = 77}};
     const auto a = s.generate("Once upon a time", options);
     s.reset();
@@ -113,7 +106,7 @@ TEST_CASE("a model shared by sessions on several threads gives the same answers"
     std::vector<std::thread> threads;
     for (size_t i = 0; i < results.size(); ++i) {
         threads.emplace_back([&, i] {
-            Session s(shipped(), {.threads = 1});
+            Session s(shipped_model(), {.threads = 1});
             results[i] = s.generate("Once upon a time", {.max_tokens = 30, .sampling = {.temperature = 0.0f}}).generated;
         });
     }

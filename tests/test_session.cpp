@@ -18,10 +18,6 @@ using namespace nibble::test;
 
 namespace {
 
-const Model& shipped() {
-    static const Model model = Model::load(default_model_path());
-    return model;
-}
 
 GenerateOptions greedy(int n) { return {.max_tokens = n, .sampling = {.temperature = 0.0f}, .stop_at_eos = false}; }
 
@@ -42,7 +38,7 @@ double max_difference(std::span<const float> a, std::span<const float> b) {
 }  // namespace
 
 TEST_CASE("a conversation continues across generate calls", "[session]") {
-    Session s(shipped(), {.threads = 1});
+    Session s(shipped_model(), {.threads = 1});
     const auto a = s.generate("Once upon a time", greedy(5));
     CHECK(a.prompt.size() == 5);
     CHECK(s.position() == 10);  // the fifth sampled token counts, evaluated by the next call
@@ -50,31 +46,31 @@ TEST_CASE("a conversation continues across generate calls", "[session]") {
     const auto b = s.generate(std::span<const Token>(), greedy(5));
     CHECK(s.position() == 15);
 
-    Session whole(shipped(), {.threads = 1});
+    Session whole(shipped_model(), {.threads = 1});
     const auto c = whole.generate("Once upon a time", greedy(10));
     CHECK(concat(a.generated, b.generated) == c.generated);
 
     // A second text turn gets no second BOS.
     const auto d = s.generate(" The end.", greedy(3));
     const auto tokens = held(s);
-    CHECK(std::count(tokens.begin(), tokens.end(), shipped().tokenizer().bos()) == 1);
-    CHECK(d.prompt.front() != shipped().tokenizer().bos());
+    CHECK(std::count(tokens.begin(), tokens.end(), shipped_model().tokenizer().bos()) == 1);
+    CHECK(d.prompt.front() != shipped_model().tokenizer().bos());
 
     // eval after generate evaluates the pending token first.
-    Session e(shipped(), {.threads = 1});
+    Session e(shipped_model(), {.threads = 1});
     e.generate("Once upon a time", greedy(1));
     REQUIRE(e.position() == 6);
     const std::vector<Token> next{400};
     const auto before = held(e);
     const auto logits = e.eval(next);
     CHECK(e.position() == 7);
-    Session f(shipped(), {.threads = 1});
+    Session f(shipped_model(), {.threads = 1});
     const auto ref = f.eval(concat(before, next));
     CHECK(max_difference(logits, ref) < 1e-5);
 }
 
 TEST_CASE("truncate drops the cache back for a regenerated reply", "[session]") {
-    Session s(shipped(), {.threads = 1});
+    Session s(shipped_model(), {.threads = 1});
     const auto a = s.generate("Once upon a time", greedy(8));
     s.truncate(5);
     CHECK(s.position() == 5);
@@ -88,7 +84,7 @@ TEST_CASE("truncate drops the cache back for a regenerated reply", "[session]") 
 }
 
 TEST_CASE("a full context stops, or shifts and goes on", "[session]") {
-    Session stop(shipped(), {.context_length = 64, .threads = 1});
+    Session stop(shipped_model(), {.context_length = 64, .threads = 1});
     const auto r = stop.generate("Once upon a time", greedy(200));
     CHECK(r.stop == GenerateResult::Stop::context_full);
     CHECK(r.generated.size() == 64 - 5 + 1);
@@ -96,7 +92,7 @@ TEST_CASE("a full context stops, or shifts and goes on", "[session]") {
 
     const SessionOptions shifting{.context_length = 64, .threads = 1, .on_full = ContextPolicy::shift, .n_keep = 5};
     const GenerateOptions seeded{.max_tokens = 200, .sampling = {.temperature = 0.9f, .seed = 11}, .stop_at_eos = false};
-    Session a(shipped(), shifting), b(shipped(), shifting);
+    Session a(shipped_model(), shifting), b(shipped_model(), shifting);
     const auto ra = a.generate("Once upon a time", seeded);
     const auto rb = b.generate("Once upon a time", seeded);
     CHECK(ra.generated.size() == 200);
@@ -111,16 +107,16 @@ TEST_CASE("a full context stops, or shifts and goes on", "[session]") {
     // The shifted cache is that of a fresh session fed the kept tokens.
     const std::vector<Token> probe{400};
     const auto shifted = a.eval(probe);
-    Session fresh(shipped(), {.context_length = 64, .threads = 1});
+    Session fresh(shipped_model(), {.context_length = 64, .threads = 1});
     const auto direct = fresh.eval(concat(tokens, probe));
     CHECK(max_difference(shifted, direct) < 1e-4);
 
     const SessionOptions too_much{.context_length = 64, .on_full = ContextPolicy::shift, .n_keep = 32};
-    CHECK_THROWS_AS(Session(shipped(), too_much), Error);
+    CHECK_THROWS_AS(Session(shipped_model(), too_much), Error);
 }
 
 TEST_CASE("cancel stops within a batch and leaves the session usable", "[session]") {
-    Session s(shipped(), {.threads = 1, .batch_size = 16});
+    Session s(shipped_model(), {.threads = 1, .batch_size = 16});
     std::vector<Token> long_prompt(64, 400);
     long_prompt[0] = 1;
     s.cancel();  // before the call: the first batch still runs
@@ -135,7 +131,7 @@ TEST_CASE("cancel stops within a batch and leaves the session usable", "[session
     CHECK(s.position() == 64);
 
     // From another thread, during a long generation.
-    Session g(shipped(), {.context_length = 64, .threads = 1, .on_full = ContextPolicy::shift});
+    Session g(shipped_model(), {.context_length = 64, .threads = 1, .on_full = ContextPolicy::shift});
     std::atomic<int> pieces{0};
     std::thread canceller([&] {
         while (pieces.load() < 20) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -151,13 +147,13 @@ TEST_CASE("cancel stops within a batch and leaves the session usable", "[session
 
 TEST_CASE("a saved state resumes exactly", "[session]") {
     const std::string prompt = "Once upon a time";
-    Session whole(shipped(), {.threads = 1});
+    Session whole(shipped_model(), {.threads = 1});
     const auto uninterrupted = whole.generate(prompt, greedy(30));
 
-    Session first(shipped(), {.threads = 1});
+    Session first(shipped_model(), {.threads = 1});
     first.generate(prompt, greedy(0));
     const auto state = first.save_state();
-    Session resumed(shipped(), {.threads = 1});
+    Session resumed(shipped_model(), {.threads = 1});
     resumed.load_state(state);
     CHECK(held(resumed) == uninterrupted.prompt);
     CHECK(resumed.generate(std::span<const Token>(), greedy(30)).generated == uninterrupted.generated);
@@ -165,15 +161,15 @@ TEST_CASE("a saved state resumes exactly", "[session]") {
     // Sampled, through a file, with the sampler's stream carried: the second half
     // after loading equals the second half of never stopping.
     const GenerateOptions seeded{.max_tokens = 12, .sampling = {.temperature = 1.0f, .seed = 5}, .stop_at_eos = false};
-    Session a(shipped(), {.threads = 1});
+    Session a(shipped_model(), {.threads = 1});
     a.generate(prompt, seeded);
     const auto a2 = a.generate(std::span<const Token>(), seeded);
-    Session b(shipped(), {.threads = 1});
+    Session b(shipped_model(), {.threads = 1});
     b.generate(prompt, seeded);
     TempDir dir;
     const std::string path = (dir.path / "state.bin").string();
     b.save_state(path);
-    Session c(shipped(), {.threads = 1});
+    Session c(shipped_model(), {.threads = 1});
     c.load_state(path);
     CHECK(c.generate(std::span<const Token>(), seeded).generated == a2.generated);
     const std::vector<Token> probe{400};
@@ -183,7 +179,7 @@ TEST_CASE("a saved state resumes exactly", "[session]") {
 }
 
 TEST_CASE("a saved state from elsewhere is refused with a clear error", "[session]") {
-    Session s(shipped(), {.threads = 1});
+    Session s(shipped_model(), {.threads = 1});
     s.generate("Once upon a time", greedy(4));
     const auto state = s.save_state();
     auto code_of = [](auto&& f) {
@@ -194,14 +190,14 @@ TEST_CASE("a saved state from elsewhere is refused with a clear error", "[sessio
         }
         return ErrorCode{};
     };
-    Session target(shipped(), {.threads = 1});
+    Session target(shipped_model(), {.threads = 1});
     auto damaged = state;
     damaged[damaged.size() / 2] ^= std::byte{1};
     CHECK(code_of([&] { target.load_state(damaged); }) == ErrorCode::bad_format);
     CHECK(code_of([&] { target.load_state(std::span(state).first(state.size() - 9)); }) == ErrorCode::bad_format);
     const std::vector<std::byte> junk(64, std::byte{0});
     CHECK(code_of([&] { target.load_state(junk); }) == ErrorCode::bad_format);
-    Session small(shipped(), {.context_length = 8, .threads = 1});
+    Session small(shipped_model(), {.context_length = 8, .threads = 1});
     CHECK(code_of([&] { small.load_state(state); }) == ErrorCode::out_of_range);
     CHECK(target.position() == 0);  // nothing half-loaded
 
@@ -221,7 +217,7 @@ TEST_CASE("a saved state from elsewhere is refused with a clear error", "[sessio
 }
 
 TEST_CASE("embeddings are pooled final hidden states", "[session]") {
-    Session s(shipped(), {.threads = 1});
+    Session s(shipped_model(), {.threads = 1});
     const auto a = s.embed("Once upon a time there was a cat");
     const auto b = s.embed("Once upon a time there was a cat");
     REQUIRE(a.size() == 64);
@@ -231,11 +227,11 @@ TEST_CASE("embeddings are pooled final hidden states", "[session]") {
     CHECK(std::sqrt(norm) == Approx(1.0).epsilon(1e-6));
     CHECK(s.position() == 0);
 
-    const auto ids = shipped().tokenizer().encode("Once upon a time there was a cat", {.add_bos = true});
+    const auto ids = shipped_model().tokenizer().encode("Once upon a time there was a cat", {.add_bos = true});
     const auto rows = s.embed(ids, Pooling::none);
     REQUIRE(rows.size() == ids.size() * 64);
     // The same states one token at a time (the single-token path, not the batch one).
-    Session single(shipped(), {.threads = 1, .batch_size = 1});
+    Session single(shipped_model(), {.threads = 1, .batch_size = 1});
     const auto one_by_one = single.embed(ids, Pooling::none);
     CHECK(max_difference(rows, one_by_one) < 1e-4);
     std::vector<double> mean(64, 0.0);
@@ -266,7 +262,7 @@ TEST_CASE("use_mlock locks the weights or says why not", "[session]") {
         CHECK_FALSE(locked.info().locked);
         CHECK_THAT(locked.info().lock_error, Catch::Contains("mlock"));
     }
-    CHECK_FALSE(shipped().info().locked);
+    CHECK_FALSE(shipped_model().info().locked);
 }
 
 TEST_CASE("a model computes with the kernel table it was loaded for", "[session]") {

@@ -25,6 +25,11 @@ std::string test_data(const std::string& relative) {
 }
 std::string default_model_path() { return (std::filesystem::path(NIBBLE_SOURCE_DIR) / "models" / "stories260K.gguf").string(); }
 
+const nibble::Model& shipped_model() {
+    static const nibble::Model model = nibble::Model::load(default_model_path());
+    return model;
+}
+
 std::vector<std::byte> read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot open " + path);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "nibble/nibble.hpp"
+
 namespace nibble::test {
 
 /// The fixtures folder (../shared/fixtures unless configured otherwise).
@@ -17,6 +19,8 @@ std::string fixture(const std::string& relative);
 std::string test_data(const std::string& relative);
 /// The shipped default model (models/stories260K.gguf).
 std::string default_model_path();
+/// That model, loaded once for the whole test binary.
+const nibble::Model& shipped_model();
 
 std::vector<std::byte> read_file(const std::string& path);
 std::string read_text(const std::string& path);
