@@ -31,6 +31,8 @@
 
 #include <nibble/nibble.hpp>
 
+#include "stop_strings.hpp"
+
 namespace nibble::chat {
 
 /// How a reply ended, and what of it the conversation keeps.
@@ -188,60 +190,6 @@ private:
         session_.truncate(std::min(marks_.back().first, session_.position()));
         held_.resize(marks_.back().second);
     }
-
-    /// Passes the reply text on, holding back what may be the start of a stop string;
-    /// stops (push returns false) at the first one.
-    class StopStringFilter {
-    public:
-        StopStringFilter(std::vector<std::string> stops, const std::function<void(std::string_view)>& print)
-            : stops_(std::move(stops)), print_(print) {}
-        bool push(std::string_view piece) {
-            text_ += piece;
-            for (const std::string& s : stops_) {
-                const size_t from = text_.size() >= piece.size() + s.size() ? text_.size() - piece.size() - s.size() : 0;
-                if (const size_t at = text_.find(s, from); at != std::string::npos) cut_ = std::min(cut_, at);
-            }
-            if (cut_ != std::string::npos) {
-                emit(cut_);
-                return false;
-            }
-            emit(text_.size() - partial_stop_length());
-            return true;
-        }
-        void finish() { emit(cut_ == std::string::npos ? text_.size() : cut_); }
-        /// The reply up to a stop string, without the spaces before it (they belong to the
-        /// template's turn separator).
-        std::string kept() const {
-            if (cut_ == std::string::npos) return text_;
-            std::string out = text_.substr(0, cut_);
-            while (!out.empty() && (out.back() == ' ' || out.back() == '\n' || out.back() == '\r' || out.back() == '\t')) out.pop_back();
-            return out;
-        }
-
-    private:
-        // Bytes at the end of the text that begin some stop string.
-        size_t partial_stop_length() const {
-            size_t longest = 0;
-            for (const std::string& s : stops_) {
-                for (size_t n = std::min(s.size() - 1, text_.size()); n > longest; --n) {
-                    if (std::string_view(text_).substr(text_.size() - n) == std::string_view(s).substr(0, n)) {
-                        longest = n;
-                        break;
-                    }
-                }
-            }
-            return longest;
-        }
-        void emit(size_t up_to) {
-            if (up_to > shown_) print_(std::string_view(text_).substr(shown_, up_to - shown_));
-            shown_ = std::max(shown_, up_to);
-        }
-        std::vector<std::string> stops_;
-        const std::function<void(std::string_view)>& print_;
-        std::string text_;
-        size_t shown_ = 0;
-        size_t cut_ = std::string::npos;
-    };
 
     static std::string netstring(std::string_view s) { return std::to_string(s.size()) + ":" + std::string(s) + "\n"; }
 

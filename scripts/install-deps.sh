@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libxsimd-dev xtl-dev libfmt-dev catch2 libbenchmark-dev libpcre2-dev libcli11-dev nlohmann-json3-dev
+  libxsimd-dev xtl-dev libfmt-dev catch2 libbenchmark-dev libpcre2-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev haproxy
   # LLVM's OpenMP runtime: GCC builds use libgomp, but clang's -fopenmp (the fuzz and
   # ThreadSanitizer builds of issue 13) links libomp and needs its omp.h.
   libomp-dev

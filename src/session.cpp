@@ -229,6 +229,12 @@ void Session::reset() noexcept {
 void Session::cancel() noexcept {
     if (impl_) impl_->cancel_requested.store(true);
 }
+void Session::clear_cancel() noexcept {
+    if (impl_) impl_->cancel_requested.store(false);
+}
+void Session::reset_sampler() noexcept {
+    if (impl_) impl_->sampler.reset();
+}
 const Model& Session::model() const noexcept {
     static const Model none;
     return impl_ ? impl_->model : none;

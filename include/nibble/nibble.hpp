@@ -277,6 +277,13 @@ public:
     /// Stop::cancelled, within one batch, with every token evaluated so far kept (the
     /// session stays usable). A cancel() while nothing runs stops the next call at once.
     void cancel() noexcept;
+    /// Withdraws a cancel() that no call has seen yet (a server's time limit that fired
+    /// just as its request ended), so that it cannot stop the next call.
+    void clear_cancel() noexcept;
+    /// The next generate() starts a new random stream from its SamplingOptions::seed
+    /// (and a repetition window of the tokens held), even with the same options: for
+    /// independent requests served by one Session.
+    void reset_sampler() noexcept;
 
     /// Drops the cache back to its first n tokens (n > position() is invalid_argument),
     /// for regenerating or editing a reply. The logits of token n-1 are gone: the next
