@@ -73,6 +73,7 @@ inline std::vector<std::string> rewrite_aliases(int argc, char** argv) {
     for (int i = argc - 1; i >= 1; --i) {  // CLI11 wants them reversed
         std::string a = argv[i];
         if (a == "-tb") a = "--threads-batch";
+        if (a == "-np") a = "--parallel";
         args.push_back(std::move(a));
     }
     return args;

@@ -49,3 +49,24 @@ TEST_CASE("files llama.cpp repacks match its other CPU path too", "[fixtures][kq
                      Tolerance::kquant);
     }
 }
+
+TEST_CASE("every kquant file gives bit-identical logits however a sequence is batched", "[fixtures][kquant]") {
+    for (const auto& f : kquant_files) {
+        INFO(f.stem);
+        const Model model = Model::load(fixture("kquant/" + f.stem + ".gguf"));
+        const auto tokens = read_ids(fixture("kquant/" + f.stem + ".tokens.txt"));
+        REQUIRE(tokens.size() > 4);
+        Session whole(model, {.threads = 2, .batch_size = 64});
+        const auto all = whole.eval(tokens, true);
+        const std::vector<float> reference(all.begin(), all.end());
+        Session split(model, {.threads = 1, .batch_size = 3});
+        split.eval(std::span(tokens).first(4));
+        const size_t n_vocab = model.tokenizer().vocab_size();
+        bool identical = true;
+        for (size_t i = 4; i < tokens.size(); ++i) {
+            const auto logits = split.eval(std::span(tokens).subspan(i, 1));
+            identical = identical && std::equal(logits.begin(), logits.end(), reference.begin() + i * n_vocab);
+        }
+        CHECK(identical);
+    }
+}

@@ -372,8 +372,13 @@ Api::Reply Api::generate(SlotPool::Lease& lease, const Prompt& prompt, const std
     reply.completion_tokens = result.generated.size();
     reply.client_gone = client_gone;
     using Stop = GenerateResult::Stop;
-    if (result.stop == Stop::cancelled && !lease.timed_out()) throw unavailable("the server is shutting down");
+    const bool timed_out = result.stop == Stop::cancelled && lease.timed_out();
     reply.finish_reason = result.stop == Stop::eos || filter.stopped() ? "stop" : "length";
+    std::fprintf(stderr, "nibble-server: %s on slot %zu: %zu prompt tokens (%zu cached), %zu generated in %.1f ms: %s\n", prompt.id.c_str(),
+                 lease.index(), prompt.tokens.size(), shared, result.generated.size(),
+                 1e3 * (result.prompt_seconds + result.generate_seconds),
+                 client_gone ? "client gone" : timed_out ? "time limit" : result.stop == Stop::cancelled ? "cancelled" : reply.finish_reason.c_str());
+    if (result.stop == Stop::cancelled && !timed_out) throw unavailable("the server is shutting down");
     return reply;
 }
 
