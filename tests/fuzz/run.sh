@@ -3,14 +3,14 @@
 # seed corpus, and fails on any crash, leak, timeout (-timeout=10) or out-of-memory
 # (-rss_limit_mb=2048). Two targets run at a time. Prints one line per target:
 # executions, executions/s, coverage (cov) and features (ft) at the end of the run.
-#   tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]    (targets: gguf legacy llama2c llama2c_tokenizer tokenizer)
+#   tests/fuzz/run.sh BUILD_DIR SECONDS [TARGET...]    (targets: gguf legacy llama2c llama2c_tokenizer tokenizer server_request)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd)
 seconds=$2
 shift 2
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(gguf legacy llama2c llama2c_tokenizer tokenizer)
+[ ${#targets[@]} -eq 0 ] && targets=(gguf legacy llama2c llama2c_tokenizer tokenizer server_request)
 work="$build/fuzz-work"
 mkdir -p "$work"
 
