@@ -27,7 +27,9 @@ SlotPool::Lease SlotPool::acquire(std::span<const Token> prompt) {
     std::unique_lock lock(mutex_);
     if (stopping_) throw unavailable("the server is shutting down");
     const auto idle = [&] { return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.busy; }); };
-    if (!(waiting_.empty() && idle()) && waiting_.size() >= options_.max_waiting) {
+    // Idle slots already promised to waiters that have not woken yet do not count as queue.
+    const size_t idle_count = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.busy; }));
+    if (idle_count <= waiting_.size() && waiting_.size() - idle_count >= options_.max_waiting) {
         throw unavailable("all " + std::to_string(slots_.size()) + " slots are busy and " + std::to_string(waiting_.size()) +
                               " requests are waiting: try again later",
                           "queue_full");
@@ -48,7 +50,9 @@ SlotPool::Lease SlotPool::acquire(std::span<const Token> prompt) {
         if (slots_[i].busy) continue;
         const auto held = slots_[i].session->tokens();
         const size_t shared = static_cast<size_t>(std::mismatch(held.begin(), held.end(), prompt.begin(), prompt.end()).first - held.begin());
-        if (best == slots_.size() || shared > best_shared) {
+        // Ties go to the slot holding least, whose cache is worth least.
+        if (best == slots_.size() || shared > best_shared ||
+            (shared == best_shared && held.size() < slots_[best].session->tokens().size())) {
             best = i;
             best_shared = shared;
         }

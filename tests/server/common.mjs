@@ -27,6 +27,7 @@ export async function startServer(args = [], { timeoutMs = 30000, binary = serve
   let stderr = '';
   let stdout = '';
   proc.stdout.on('data', (d) => { stdout += d; });
+  const fail = (error) => { proc.kill('SIGKILL'); throw error; };
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`nibble-server did not listen within ${timeoutMs} ms:\n${stderr}`)), timeoutMs);
     proc.stderr.on('data', (d) => {
@@ -35,7 +36,7 @@ export async function startServer(args = [], { timeoutMs = 30000, binary = serve
       if (m) { clearTimeout(timer); resolve(Number(m[1])); }
     });
     proc.on('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`nibble-server exited (${code ?? signal}):\n${stderr}`)); });
-  });
+  }).catch(fail);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -43,7 +44,7 @@ export async function startServer(args = [], { timeoutMs = 30000, binary = serve
       const r = await fetch(`${url}/health`);
       if (r.status === 200) break;
     } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`nibble-server /health not ready within ${timeoutMs} ms:\n${stderr}`);
+    if (Date.now() > deadline) fail(new Error(`nibble-server /health not ready within ${timeoutMs} ms:\n${stderr}`));
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
