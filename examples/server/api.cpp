@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -101,26 +102,15 @@ bool same_secret(std::string_view a, std::string_view b) {
 }  // namespace
 
 template <typename Body>
-void Api::guarded(const httplib::Request& req, httplib::Response& res, Body&& body) {
+void Api::guarded(httplib::Response& res, Body&& body) {
     try {
-        if (!config_.api_key.empty()) {
-            const std::string header = req.get_header_value("Authorization");
-            if (!header.starts_with("Bearer ") || !same_secret(header.substr(7), config_.api_key)) {
-                throw ApiError(401, "authentication_error", header.empty() ? "an API key is required: send Authorization: Bearer KEY"
-                                                                           : "the API key is not valid",
-                               {}, "invalid_api_key");
-            }
-        }
-        if (req.method == "POST" && !json_content_type(req)) {
-            throw ApiError(415, "invalid_request_error",
-                           "the body must be JSON: send Content-Type: application/json (not " + req.get_header_value("Content-Type") + ")");
-        }
         if (stopping_.load()) throw unavailable("the server is shutting down");
         if (!ready_.load(std::memory_order_acquire)) throw unavailable("the model is loading", "loading");
         body();
     } catch (const ApiError& e) {
         send_error(res, e);
     } catch (const Error& e) {
+        if (e.code() == ErrorCode::cancelled) return send_error(res, unavailable("the request was cancelled: the server is stopping or its time limit passed"));
         const bool client = e.code() == ErrorCode::invalid_argument || e.code() == ErrorCode::out_of_range;
         send_error(res, client ? invalid_request(e.what()) : ApiError(500, "server_error", e.what()));
     } catch (const std::bad_alloc&) {
@@ -130,19 +120,52 @@ void Api::guarded(const httplib::Request& req, httplib::Response& res, Body&& bo
     }
 }
 
+std::optional<ApiError> Api::refusal(const httplib::Request& req) const {
+    if (!config_.api_key.empty() && req.path != "/health") {
+        const std::string header = req.get_header_value("Authorization");
+        if (!header.starts_with("Bearer ") || !same_secret(header.substr(7), config_.api_key)) {
+            return ApiError(401, "authentication_error", header.empty() ? "an API key is required: send Authorization: Bearer KEY"
+                                                                        : "the API key is not valid",
+                            {}, "invalid_api_key");
+        }
+    }
+    if (req.has_header("Content-Length")) {
+        const std::string length = req.get_header_value("Content-Length");
+        size_t bytes = 0;
+        const auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), bytes);
+        if (ec == std::errc::result_out_of_range || (ec == std::errc() && end == length.data() + length.size() && bytes > config_.max_body)) {
+            return ApiError(413, "invalid_request_error", "the request body is " + length + " bytes, more than the limit of " +
+                                                              std::to_string(config_.max_body));
+        }
+    }
+    if (req.method == "POST" && !json_content_type(req)) {
+        return ApiError(415, "invalid_request_error",
+                        "the body must be JSON: send Content-Type: application/json (not " + req.get_header_value("Content-Type") + ")");
+    }
+    return std::nullopt;
+}
+
 void Api::install(httplib::Server& server) {
+    // Checked on the headers, before httplib reads (or parses, for multipart) a body.
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+        const auto error = refusal(req);
+        if (!error) return httplib::Server::HandlerResponse::Unhandled;
+        res.set_header("Connection", "close");  // the unread body must not be taken for the next request
+        send_error(res, *error);
+        return httplib::Server::HandlerResponse::Handled;
+    });
     const auto completions = [this](const httplib::Request& req, httplib::Response& res) {
-        guarded(req, res, [&] { this->completions(req, res, false); });
+        guarded(res, [&] { this->completions(req, res, false); });
     };
     const auto chat = [this](const httplib::Request& req, httplib::Response& res) {
-        guarded(req, res, [&] { this->completions(req, res, true); });
+        guarded(res, [&] { this->completions(req, res, true); });
     };
     const auto embeddings = [this](const httplib::Request& req, httplib::Response& res) {
-        guarded(req, res, [&] { this->embeddings(req, res); });
+        guarded(res, [&] { this->embeddings(req, res); });
     };
-    const auto models = [this](const httplib::Request& req, httplib::Response& res) { guarded(req, res, [&] { this->models(res); }); };
+    const auto models = [this](const httplib::Request&, httplib::Response& res) { guarded(res, [&] { this->models(res); }); };
     const auto model = [this](const httplib::Request& req, httplib::Response& res) {
-        guarded(req, res, [&] {
+        guarded(res, [&] {
             if (req.matches[1] != config_.model_id) {
                 throw ApiError(404, "invalid_request_error", "no model " + std::string(req.matches[1]) + " (this server has " +
                                                                  config_.model_id + ")", "model", "model_not_found");

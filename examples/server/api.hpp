@@ -13,6 +13,7 @@
 #include <nibble/nibble.hpp>
 #include <nlohmann/json.hpp>
 
+#include "api_error.hpp"
 #include "requests.hpp"
 #include "slot_pool.hpp"
 
@@ -21,6 +22,7 @@ namespace nibble::server {
 struct ApiConfig {
     std::string model_id;  ///< what /v1/models lists and responses carry
     std::string api_key;   ///< "" = no key required
+    size_t max_body = 1 << 20;  ///< a larger Content-Length is refused (413) before the body is read
     RequestLimits limits;
 };
 
@@ -39,15 +41,18 @@ private:
     struct Prompt;
     struct Reply;
 
+    /// What the headers alone refuse: a bad key (401), a body over the limit (413), a
+    /// POST that is not JSON (415).
+    std::optional<ApiError> refusal(const httplib::Request& req) const;
     void health(httplib::Response& res) const;
     void models(httplib::Response& res) const;
     void completions(const httplib::Request& req, httplib::Response& res, bool chat);
     void embeddings(const httplib::Request& req, httplib::Response& res);
 
-    /// Checks the key and the content type, parses the body, runs `body` and turns its
-    /// ApiError (or any other failure) into an error response.
+    /// Runs `body` once the model is ready, turning its ApiError (or any other failure)
+    /// into an error response.
     template <typename Body>
-    void guarded(const httplib::Request& req, httplib::Response& res, Body&& body);
+    void guarded(httplib::Response& res, Body&& body);
     SlotPool& pool() const;
     std::vector<Token> encode_checked(const std::string& text, bool parse_special, const char* param) const;
     Reply generate(SlotPool::Lease& lease, const Prompt& prompt, const std::function<bool(std::string_view)>& emit) const;

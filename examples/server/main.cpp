@@ -3,13 +3,16 @@
 // The socket is bound first and announced on stderr ("nibble-server: listening on
 // http://HOST:PORT"), then the model loads while /health answers 503 "loading". SIGINT
 // and SIGTERM are taken by one thread (sigwait): it cancels the running generations,
-// stops the listener, and the program exits 0.
+// stops the listener, and the program exits 0 (within about a second: connections idle
+// in keep-alive are not waited for).
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include <httplib.h>
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
         config.model_id = f.alias.empty() ? std::filesystem::path(f.model).filename().string() : f.alias;
         config.api_key = f.api_key;
         config.limits.max_tokens = f.max_tokens;
+        config.max_body = f.max_body;
         server::Api api(config);
 
         httplib::Server http;
@@ -115,6 +119,15 @@ int main(int argc, char** argv) {
         http.set_read_timeout(std::chrono::seconds(30));
         http.set_write_timeout(std::chrono::seconds(30));
         http.set_keep_alive_timeout(5);
+        http.set_keep_alive_max_count(1000);  // httplib's 5 makes a busy client reconnect all the time
+        // SO_REUSEADDR only: httplib's SO_REUSEPORT would let a second server share the port
+        // silently instead of failing to bind. The listening socket is kept to widen its backlog.
+        int listening_socket = -1;
+        http.set_socket_options([&listening_socket](int fd) {
+            int yes = 1;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+            if (listening_socket < 0) listening_socket = fd;
+        });
         http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
             std::fprintf(stderr, "nibble-server: %s %s %s:%d -> %d\n", req.method.c_str(), req.path.c_str(), req.remote_addr.c_str(),
                          req.remote_port, res.status);
@@ -128,8 +141,16 @@ int main(int argc, char** argv) {
             port = -1;
         }
         if (port < 0) throw Error(ErrorCode::io, "cannot listen on " + f.host + ":" + std::to_string(f.port) + ": " + std::strerror(errno));
+        // httplib listens with a backlog of 5: a burst of clients would see dropped SYNs
+        // (and a one-second retry). Calling listen() again only changes the backlog.
+        if (listening_socket >= 0) ::listen(listening_socket, SOMAXCONN);
         std::fprintf(stderr, "nibble-server: listening on http://%s:%d\n", f.host.c_str(), port);
-        std::thread listener([&http] { http.listen_after_bind(); });
+        std::promise<void> listener_done;
+        std::future<void> listener_finished = listener_done.get_future();
+        std::thread listener([&http, &listener_done] {
+            http.listen_after_bind();
+            listener_done.set_value();
+        });
 
         std::atomic<bool> stop_requested{false};
         std::thread signal_waiter([&] {
@@ -165,6 +186,16 @@ int main(int argc, char** argv) {
             listener.join();
             if (stop_requested.load()) return 0;
             throw;
+        }
+        // After a stop signal, httplib joins its connection threads, and one waiting on an
+        // idle keep-alive connection takes up to the keep-alive timeout. Nothing is left to
+        // do by then (the slots are cancelled): past a grace second, exit without waiting.
+        while (listener_finished.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+            if (stop_requested.load()) {
+                if (listener_finished.wait_for(std::chrono::seconds(1)) == std::future_status::ready) break;
+                std::fflush(nullptr);
+                std::_Exit(0);
+            }
         }
         listener.join();
         return 0;
