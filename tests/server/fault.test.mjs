@@ -46,6 +46,17 @@ const probe = { prompt: 'The little dog', max_tokens: 24, temperature: 0 };
 let probeText;
 let midGeneration = 0; // aborts seen with the slots still busy (diagnostic)
 
+/// The generations the server logged as ended by their client leaving, with the tokens
+/// each had generated ("... N generated in T ms: client gone").
+const clientGone = () => [...server.stderr().matchAll(/ (\d+) generated in [\d.]+ ms: client gone/g)].map((m) => Number(m[1]));
+/// Both streams just cut were cancelled by it, long before their max_tokens.
+async function assertCutShort(before) {
+  for (const t0 = Date.now(); clientGone().length < before + 2 && Date.now() - t0 < 2000;) await sleep(20);  // stderr is a pipe
+  const gone = clientGone().slice(before);
+  assert.equal(gone.length, 2, `two generations logged "client gone" after the cut:\n${server.stderr().split('\n').slice(-6).join('\n')}`);
+  for (const n of gone) assert.ok(n < LONG, `a cut stream stopped at ${n} of ${LONG} tokens`);
+}
+
 /// Polls /health until every slot is idle and nothing waits; fails after `ms`.
 async function waitIdle(ms = 2000, s = server) {
   const t0 = Date.now();
@@ -121,8 +132,10 @@ test('two streams aborted after their first chunks free both slots, three times'
     ]);
     const h = await health();
     if (h.slots_processing === PARALLEL && !streams.some((s) => s.finished)) midGeneration++;
+    const before = clientGone().length;
     for (const s of streams) s.ac.abort();
     await waitIdle(2000);
+    await assertCutShort(before);
     await stillServes();
   }
 });
@@ -138,12 +151,14 @@ test('streams whose sockets are closed or reset (RST) mid-stream free their slot
     for (const { got } of conns) assert.match(got, /^HTTP\/1\.[01] 200/);
     const h = await health();
     if (h.slots_processing === PARALLEL) midGeneration++;
+    const before = clientGone().length;
     for (const { sock } of conns) {
       sock.on('error', () => {});
       if (how === 'destroy') sock.destroy();
       else sock.resetAndDestroy();
     }
     await waitIdle(2000);
+    await assertCutShort(before);
     await stillServes();
   }
 });
@@ -165,8 +180,10 @@ test('a client process killed with SIGKILL mid-stream frees its slot', { timeout
       kid.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the client process exited (${code}) before its first chunk`)); });
     })));
     for (const kid of kids) kid.removeAllListeners('exit');
+    const before = clientGone().length;
     await Promise.all(kids.map((kid) => new Promise((resolve) => { kid.on('exit', resolve); kid.kill('SIGKILL'); })));
     await waitIdle(2000);
+    await assertCutShort(before);
     await stillServes();
   }
 });
