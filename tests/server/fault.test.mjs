@@ -254,3 +254,38 @@ test('SIGTERM with generations running: exit 0, promptly', { timeout: 20000 }, a
   console.log(`fault: exit ${Date.now() - t0} ms after SIGTERM with two streams running`);
   for (const { sock } of conns) sock.destroy();
 });
+
+// --timeout: a generation that would take far longer (8000 tokens over a context of 8192
+// positions: attention alone makes that many seconds) ends at the limit with what it has,
+// finish_reason "length", whole or streamed, and the slot serves the next request.
+test('--timeout ends a long generation at its limit, with finish_reason length', { timeout: 30000 }, async () => {
+  const s = await startServer(['--parallel', '1', '-c', '8192', '--max-tokens', '8000', '--timeout', '1']);
+  servers.push(s);
+  try {
+    const body = { ...longCompletion, max_tokens: 8000, stream: false };
+    const t0 = Date.now();
+    const whole = await fetch(`${s.url}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body), signal: AbortSignal.timeout(20000) });
+    const took = Date.now() - t0;
+    assert.equal(whole.status, 200);
+    const j = await whole.json();
+    assert.equal(j.choices[0].finish_reason, 'length');
+    assert.ok(j.usage.completion_tokens > 0 && j.usage.completion_tokens < 8000, `cut at ${j.usage.completion_tokens} tokens`);
+    assert.ok(took < 10000, `answered ${took} ms after a 1 s limit`);
+
+    const streamed = await fetch(`${s.url}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ...body, stream: true }), signal: AbortSignal.timeout(20000) });
+    const events = (await streamed.text()).split('\n\n').filter((e) => e.startsWith('data: '));
+    assert.equal(events.at(-1), 'data: [DONE]');
+    assert.equal(JSON.parse(events.at(-2).slice(6)).choices[0].finish_reason, 'length');
+    assert.ok(events.length < 8000, `${events.length} events`);
+    assert.equal([...s.stderr().matchAll(/generated in [\d.]+ ms: time limit/g)].length, 2, 'both logged as "time limit"');
+
+    const after = await fetch(`${s.url}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(probe), signal: AbortSignal.timeout(10000) });
+    assert.equal((await after.json()).choices[0].text, probeText, 'the slot serves the next request as before');
+    console.log(`fault: --timeout 1 cut a whole reply at ${j.usage.completion_tokens} tokens, answered after ${took} ms`);
+  } finally {
+    await s.stop();
+  }
+});
