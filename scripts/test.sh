@@ -37,14 +37,16 @@ run_ctest() {
 # 1. Release build: unit, fixture and example tests.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
-tests/server/install-client.sh build/node  # the official openai npm client, for the server tests
+# The official openai npm client, for the server tests (without it they skip, or fail
+# under CI=true: the suite goes on either way).
+tests/server/install-client.sh build/node || echo "install-client: failed; the server client tests cannot run"
 run_ctest release build
 
 # 2. The same tests under ASan + UBSan.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" -DNIBBLE_SANITIZE=ON \
   -DNIBBLE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
-tests/server/install-client.sh build-asan/node
+tests/server/install-client.sh build-asan/node || echo "install-client: failed; the server client tests cannot run"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest sanitizers build-asan
 
 # 3. Install, then build and run a separate project against the installed package, as an
