@@ -144,7 +144,7 @@ void activation_benchmark(benchmark::State& state, const KernelTable* table, siz
 // The memory read bandwidth the matrix x vector figures are to be compared with.
 void probe_benchmark(benchmark::State& state) {
     double best = 0;
-    for (auto _ : state) best = std::max(best, bench::probe_read_bandwidth(size_t{512} << 20, 1, 3));
+    for (auto _ : state) best = std::max(best, bench::probe_read_bandwidth(size_t{512} << 20, 1, 3).bytes_per_second);
     state.counters["GB/s"] = best / 1e9;
 }
 

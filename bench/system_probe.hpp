@@ -7,9 +7,16 @@
 
 namespace nibble::bench {
 
-/// Best read bandwidth in bytes/s over `passes` passes of `bytes` of memory, read by
-/// `threads` threads each summing its own slice, as the weights are read in generation.
-double probe_read_bandwidth(size_t bytes, int threads, int passes);
+struct ProbeResult {
+    double bytes_per_second = 0;
+    const char* kernel = "";  ///< the read kernel that was fastest
+};
+
+/// Read bandwidth of `bytes` of memory, read by `threads` threads each over its own
+/// slice, as the weights are read in generation: the best of `passes` passes of each of
+/// several read kernels (one to four streams per thread, wide loads, with and without
+/// software prefetch), so that real code should not beat it.
+ProbeResult probe_read_bandwidth(size_t bytes, int threads, int passes);
 
 /// Resets the kernel's peak-RSS mark (Linux /proc/self/clear_refs); false if unsupported.
 bool reset_peak_rss();
