@@ -291,18 +291,27 @@ TEST_CASE("a token's logits do not depend on how the sequence was split into bat
     const auto tokens = shipped_model().tokenizer().encode(
         "Once upon a time there was a little girl named Lily who loved to play outside in the park", {.add_bos = true});
     REQUIRE(tokens.size() > 16);
-    Session whole(shipped_model(), {.threads = 2, .batch_size = 64});
-    const auto all = whole.eval(tokens, true);
-    const std::vector<float> reference(all.begin(), all.end());
     const size_t n_vocab = shipped_model().tokenizer().vocab_size();
-    for (const uint32_t batch : {1u, 3u, 7u}) {
-        for (const int threads : {1, 2}) {
-            INFO("batch " << batch << ", threads " << threads);
-            Session split(shipped_model(), {.threads = threads, .batch_size = batch});
-            split.eval(std::span(tokens).first(5));  // a cached prefix, then one token at a time
-            for (size_t i = 5; i < tokens.size(); ++i) {
-                const auto logits = split.eval(std::span(tokens).subspan(i, 1));
-                CHECK(std::equal(logits.begin(), logits.end(), reference.begin() + i * n_vocab));
+    // Every cache type (each row is converted on its own, whatever batch it came in), and
+    // keys and values of different types.
+    for (const auto& [type_k, type_v] : {std::pair{KvType::f32, KvType::f32}, std::pair{KvType::f16, KvType::f16},
+                                         std::pair{KvType::q8_0, KvType::q8_0}, std::pair{KvType::q8_0, KvType::f16}}) {
+        Session whole(shipped_model(), {.threads = 2, .batch_size = 64, .kv_type_k = type_k, .kv_type_v = type_v});
+        const auto all = whole.eval(tokens, true);
+        const std::vector<float> reference(all.begin(), all.end());
+        for (const uint32_t batch : {1u, 3u, 7u}) {
+            for (const int threads : {1, 2}) {
+                INFO("cache " << kv_type_name(type_k) << "/" << kv_type_name(type_v) << ", batch " << batch << ", threads "
+                              << threads);
+                Session split(shipped_model(),
+                              {.threads = threads, .batch_size = batch, .kv_type_k = type_k, .kv_type_v = type_v});
+                split.eval(std::span(tokens).first(5));  // a cached prefix, then one token at a time
+                bool identical = true;
+                for (size_t i = 5; i < tokens.size(); ++i) {
+                    const auto logits = split.eval(std::span(tokens).subspan(i, 1));
+                    identical = identical && std::equal(logits.begin(), logits.end(), reference.begin() + i * n_vocab);
+                }
+                CHECK(identical);
             }
         }
     }
