@@ -1,6 +1,6 @@
-// The f16 and q8_0 KV caches against the f32 cache on the fixture models of every family:
-// f16 within the README's quantized class, q8_0 within its kquant class, in one batch and
-// one token at a time.
+// The f16 and q8_0 KV caches against the f32 cache (the references' cache) on the fixture
+// models of every family: f16 within the README's quantized class, q8_0 within its kquant
+// class, in one batch and one token at a time.
 #include <catch2/catch.hpp>
 
 #include "fixture_eval.hpp"
@@ -12,7 +12,8 @@ namespace {
 
 struct KvFixture {
     std::string model, tokens;
-    double q8_0_max = 5e-2;  ///< the kquant class's max |d| / s, unless the file says otherwise
+    double q8_0_max = 5e-2;                   ///< the kquant class's max |d| / s, unless the file says otherwise
+    Tolerance f16_class = Tolerance::quantized;  ///< the quantized class, unless the file's own is wider
 };
 
 const std::vector<KvFixture> kv_fixtures{
@@ -29,7 +30,10 @@ const std::vector<KvFixture> kv_fixtures{
     {"modern/tiny-qwen2.F32.gguf", "modern/tiny-qwen2.t96.tokens.txt"},
     {"modern/tiny-phi3.F32.gguf", "modern/tiny-phi3.t96.tokens.txt"},
     {"kquant/tiny-kq.F32.gguf", "kquant/tiny-kq.F32.tokens.txt"},
-    {"kquant/tiny-kq.Q4_K_M.gguf", "kquant/tiny-kq.Q4_K_M.tokens.txt"},
+    // A K-quant file: its activations are rounded to q8_K before every product, so any
+    // change (here f16's) flips roundings and is amplified (f16: 0.028 s, where the f32
+    // file gives 0.0006 s); it is held to its own class, as against llama.cpp.
+    {"kquant/tiny-kq.Q4_K_M.gguf", "kquant/tiny-kq.Q4_K_M.tokens.txt", 5e-2, Tolerance::kquant},
     {"stories260K/llamacpp/stories260K.f32.gguf", "stories260K/llamacpp/stories260K.f32.greedy24.tokens.txt"},
 };
 
@@ -40,7 +44,7 @@ TEST_CASE("the f16 and q8_0 caches stay within the quantized and kquant classes 
         const Model model = Model::load(fixture(f.model));
         const auto ids = read_ids(fixture(f.tokens));
         const auto f32 = logits_in_one_batch(model, ids, KvType::f32);
-        for (const auto& [type, tolerance] : {std::pair{KvType::f16, Tolerance::quantized}, std::pair{KvType::q8_0, Tolerance::kquant}}) {
+        for (const auto& [type, tolerance] : {std::pair{KvType::f16, f.f16_class}, std::pair{KvType::q8_0, Tolerance::kquant}}) {
             INFO(f.model << ", " << ids.size() << " tokens, cache " << kv_type_name(type));
             // The class's bounds (max and mean), with the file's own max for q8_0.
             auto within = [&](const Comparison& c) {
