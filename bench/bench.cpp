@@ -34,7 +34,8 @@ using namespace nibble;
 struct Options {
     std::vector<std::string> models, synthetic;
     std::string synthetic_dir;
-    std::vector<int> prompts{512}, gens{128}, threads{physical_core_count()};
+    std::vector<int> prompts{512}, gens{128}, threads{physical_core_count()}, depths{0};
+    std::vector<std::string> types_k{"f16"}, types_v{"f16"};
     int repeats = 5, batch = 512;
     std::string output = "md";
     size_t probe_mib = 1024;
@@ -62,7 +63,8 @@ std::pair<double, double> mean_and_stddev(const std::vector<double>& v) {
 
 struct Record {
     const ModelFacts* model;
-    int threads, n_prompt, n_gen, batch;
+    int threads, n_prompt, n_gen, batch, n_depth;
+    KvType type_k, type_v;
     std::vector<double> samples_ns;
     std::vector<double> probe_samples_bps;  ///< the probe taken right before each repetition
     std::vector<std::string> probe_kernels;  ///< the read kernel that set each sample
@@ -121,6 +123,17 @@ std::optional<int> parse(int argc, char** argv, Options& o) {
     app.add_option("-n,--n-gen", o.gens, "generated tokens of the tg tests; 0 skips")
         ->delimiter(',')
         ->check(CLI::Range(0, static_cast<int>(cli::max_context)));
+    app.add_option("-d,--n-depth", o.depths, "tokens already in the cache when each test starts (llama-bench's depth; "
+                                             "filled once, untimed)")
+        ->delimiter(',')
+        ->check(CLI::Range(0, static_cast<int>(cli::max_context)));
+    const auto cache_names = CLI::IsMember({"f32", "f16", "q8_0"});
+    app.add_option("--cache-type-k", o.types_k, "KV cache types of the keys, also -ctk: f32, f16, q8_0")
+        ->delimiter(',')
+        ->check(cache_names);
+    app.add_option("--cache-type-v", o.types_v, "KV cache types of the values, also -ctv: f32, f16, q8_0")
+        ->delimiter(',')
+        ->check(cache_names);
     app.add_option("-t,--threads", o.threads, "thread counts (default: physical cores)")
         ->delimiter(',')
         ->check(CLI::Range(1, cli::max_threads));
@@ -200,8 +213,16 @@ std::vector<Token> random_tokens(size_t n, uint32_t vocab, std::mt19937& rng) {
     return out;
 }
 
-double run_once(Session& session, const std::vector<Token>& prompt, int n_gen, std::mt19937& rng) {
-    session.reset();
+// One repetition after `depth` tokens: the cache is filled with them the first time,
+// later repetitions drop back to them (their rows stay as they were), untimed.
+double run_once(Session& session, const std::vector<Token>& depth, const std::vector<Token>& prompt, int n_gen,
+                std::mt19937& rng) {
+    if (depth.empty() || session.position() < depth.size()) {
+        session.reset();
+        if (!depth.empty()) session.eval(depth);
+    } else {
+        session.truncate(static_cast<uint32_t>(depth.size()));
+    }
     const uint32_t vocab = session.model().info().n_vocab;
     const auto start = std::chrono::steady_clock::now();
     if (!prompt.empty()) session.eval(prompt);
@@ -212,32 +233,41 @@ double run_once(Session& session, const std::vector<Token>& prompt, int n_gen, s
     return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
 }
 
-Record measure(const Options& o, const Model& model, const ModelFacts& facts, int threads, int n_prompt, int n_gen) {
-    Record rec{&facts, threads, n_prompt, n_gen, o.batch, {}, {}, {}};
+struct Test {
+    int threads, n_prompt, n_gen, n_depth;
+    KvType type_k, type_v;
+};
+
+Record measure(const Options& o, const Model& model, const ModelFacts& facts, const Test& t) {
+    const int n_prompt = t.n_prompt, n_gen = t.n_gen;
+    Record rec{&facts, t.threads, n_prompt, n_gen, o.batch, t.n_depth, t.type_k, t.type_v, {}, {}, {}};
     SessionOptions so;
-    so.threads = so.batch_threads = threads;
-    so.context_length = static_cast<uint32_t>(std::max(n_prompt + n_gen, 16));
-    so.batch_size = n_prompt > 0 ? static_cast<uint32_t>(std::min(o.batch, n_prompt)) : 1;
+    so.threads = so.batch_threads = t.threads;
+    so.context_length = static_cast<uint32_t>(std::max(t.n_depth + n_prompt + n_gen, 16));
+    // The depth is filled in prompt batches too.
+    so.batch_size = static_cast<uint32_t>(std::max(1, std::min(o.batch, std::max(n_prompt, t.n_depth))));
+    so.kv_type_k = t.type_k;
+    so.kv_type_v = t.type_v;
     std::mt19937 rng(1234);
     bool peak_known = bench::reset_peak_rss();
     {
         Session session(model, so);
+        const auto depth = random_tokens(static_cast<size_t>(t.n_depth), model.info().n_vocab, rng);
         const auto prompt = random_tokens(static_cast<size_t>(n_prompt), model.info().n_vocab, rng);
-        run_once(session, std::vector<Token>(prompt.begin(), prompt.begin() + std::min<ptrdiff_t>(n_prompt, 8)),
-                 n_gen > 0 ? 1 : 0, rng);  // warm-up: weights paged in, threads started
+        run_once(session, depth, std::vector<Token>(prompt.begin(), prompt.begin() + std::min<ptrdiff_t>(n_prompt, 8)),
+                 n_gen > 0 ? 1 : 0, rng);  // warm-up: weights paged in, threads started, the depth filled
         for (int r = 0; r < o.repeats; ++r) {
             if (o.probe && n_gen > 0) {
-                const bench::ProbeResult probe = bench::probe_read_bandwidth(o.probe_mib << 20, threads, 2);
+                const bench::ProbeResult probe = bench::probe_read_bandwidth(o.probe_mib << 20, t.threads, 2);
                 rec.probe_samples_bps.push_back(probe.bytes_per_second);
                 rec.probe_kernels.emplace_back(probe.kernel);
                 // The probe's buffer is gone again; the peak from here on is the test's.
                 peak_known = bench::reset_peak_rss() && peak_known;
             }
-            rec.samples_ns.push_back(run_once(session, prompt, n_gen, rng));
+            rec.samples_ns.push_back(run_once(session, depth, prompt, n_gen, rng));
             if (peak_known) rec.peak_rss = std::max(rec.peak_rss, static_cast<double>(bench::peak_rss_bytes()));
         }
-        const ModelInfo& info = model.info();
-        rec.kv_bytes = 2.0 * info.n_layer * so.context_length * (info.n_embd / info.n_head * info.n_head_kv) * sizeof(float);
+        rec.kv_bytes = static_cast<double>(kv_cache_bytes(model, so.context_length, so.kv_type_k, so.kv_type_v));
     }
     if (!peak_known) rec.peak_rss = 0.0;
     return rec;
@@ -277,11 +307,12 @@ void print_json(const std::vector<Record>& records) {
         j["n_batch"] = r.batch;
         j["n_ubatch"] = r.batch;
         j["n_threads"] = r.threads;
-        j["type_k"] = "f32";
-        j["type_v"] = "f32";
+        j["type_k"] = kv_type_name(r.type_k);
+        j["type_v"] = kv_type_name(r.type_v);
         j["use_mmap"] = true;
         j["n_prompt"] = r.n_prompt;
         j["n_gen"] = r.n_gen;
+        j["n_depth"] = r.n_depth;
         j["test_time"] = iso_time();
         j["avg_ns"] = static_cast<uint64_t>(std::llround(avg_ns));
         j["stddev_ns"] = static_cast<uint64_t>(std::llround(sd_ns));
@@ -311,23 +342,27 @@ void print_json(const std::vector<Record>& records) {
 }
 
 void print_md_header() {
-    std::printf("| model | size | params | backend | threads | test | t/s | GB/s | probe GB/s | of probe | peak RSS over file+KV |\n");
-    std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    std::printf("| model | size | params | backend | threads | test | t/s | GB/s | probe GB/s | of probe | peak RSS over file+KV "
+                "| KV cache |\n");
+    std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 }
 
 void print_md_row(const Record& r) {
     const auto [avg, sd] = r.stats();
-    const std::string test = r.n_gen == 0 ? fmt::format("pp{}", r.n_prompt)
-                             : r.n_prompt == 0 ? fmt::format("tg{}", r.n_gen)
-                                               : fmt::format("pp{}+tg{}", r.n_prompt, r.n_gen);
+    std::string test = r.n_gen == 0 ? fmt::format("pp{}", r.n_prompt)
+                       : r.n_prompt == 0 ? fmt::format("tg{}", r.n_gen)
+                                         : fmt::format("pp{}+tg{}", r.n_prompt, r.n_gen);
+    if (r.n_depth > 0) test += fmt::format(" @ d{}", r.n_depth);  // llama-bench's name for a test at depth
     const bool tg = r.n_prompt == 0;
-    std::printf("| %s | %.2f MiB | %.2f B | CPU (%s) | %d | %s | %.2f ± %.2f | %s | %s | %s | %s |\n", r.model->label.c_str(),
+    std::printf("| %s | %.2f MiB | %.2f B | CPU (%s) | %d | %s | %.2f ± %.2f | %s | %s | %s | %s | %s/%s %.2f MiB |\n",
+                r.model->label.c_str(),
                 static_cast<double>(r.model->size) / (1 << 20), static_cast<double>(r.model->params) / 1e9,
                 kernels::active_kernels().isa, r.threads, test.c_str(), avg, sd,
                 tg ? fmt::format("{:.2f}", r.bandwidth() / 1e9).c_str() : "",
                 tg && r.probe_bps() > 0 ? fmt::format("{:.2f}", r.probe_bps() / 1e9).c_str() : "",
                 tg && r.probe_bps() > 0 ? fmt::format("{:.1f} %", 100 * r.bandwidth_fraction()).c_str() : "",
-                r.peak_rss > 0 ? fmt::format("{:+.1f} %", 100 * (r.peak_rss / (static_cast<double>(r.model->size) + r.kv_bytes) - 1)).c_str() : "");
+                r.peak_rss > 0 ? fmt::format("{:+.1f} %", 100 * (r.peak_rss / (static_cast<double>(r.model->size) + r.kv_bytes) - 1)).c_str() : "",
+                std::string(kv_type_name(r.type_k)).c_str(), std::string(kv_type_name(r.type_v)).c_str(), r.kv_bytes / (1 << 20));
     std::fflush(stdout);
 }
 
@@ -353,15 +388,22 @@ int main(int argc, char** argv) {
                 // generation is then that of a user who loads a model and generates,
                 // not what an earlier prompt test left mapped.
                 const Model model = Model::load(f.path);
-                for (int n : o.gens) {
-                    if (n == 0) continue;
-                    records.push_back(measure(o, model, f, threads, 0, n));
-                    if (o.output == "md") print_md_row(records.back());
-                }
-                for (int p : o.prompts) {
-                    if (p == 0) continue;
-                    records.push_back(measure(o, model, f, threads, p, 0));
-                    if (o.output == "md") print_md_row(records.back());
+                for (const auto& type_k : o.types_k) {
+                    for (const auto& type_v : o.types_v) {
+                        const KvType k = *parse_kv_type(type_k), v = *parse_kv_type(type_v);  // the flags checked the names
+                        for (int depth : o.depths) {
+                            for (int n : o.gens) {
+                                if (n == 0) continue;
+                                records.push_back(measure(o, model, f, {threads, 0, n, depth, k, v}));
+                                if (o.output == "md") print_md_row(records.back());
+                            }
+                            for (int p : o.prompts) {
+                                if (p == 0) continue;
+                                records.push_back(measure(o, model, f, {threads, p, 0, depth, k, v}));
+                                if (o.output == "md") print_md_row(records.back());
+                            }
+                        }
+                    }
                 }
             }
         }

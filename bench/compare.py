@@ -27,6 +27,8 @@ def records(entries):
     found = {}
     for e in entries:
         test = f"pp{e['n_prompt']}" if e["n_prompt"] > 0 else f"tg{e['n_gen']}"
+        if e.get("n_depth", 0) > 0:
+            test += f" @ d{e['n_depth']}"
         found[(test, int(e["n_threads"]))] = float(e["avg_ts"])
     return found
 
@@ -40,6 +42,7 @@ def main():
     ap.add_argument("-n", default="64")
     ap.add_argument("-t", default="1,2")
     ap.add_argument("-r", type=int, default=3)
+    ap.add_argument("-d", help="depths (tokens in the cache before each test), passed to both programs")
     ap.add_argument("--json")
     args = ap.parse_args()
     samples = {}  # (model, engine, test, threads) -> [t/s]
@@ -50,6 +53,8 @@ def main():
                 engines.reverse()
             for name, cmd in engines:
                 common = ["-m", model, "-p", args.p, "-n", args.n, "-t", args.t, "-r", "1", "-o", "json"]
+                if args.d:
+                    common += ["-d", args.d]
                 for key, ts in records(run(cmd + common)).items():
                     samples.setdefault((model, name) + key, []).append(ts)
                 print(f"round {round_ + 1}/{args.r} {name} {model}", file=sys.stderr)

@@ -19,11 +19,12 @@ def load(path):
 
 
 def test_name(r):
+    depth = f" @ d{r['n_depth']}" if r.get("n_depth", 0) > 0 else ""
     if r["n_gen"] == 0:
-        return f"pp{r['n_prompt']}"
+        return f"pp{r['n_prompt']}{depth}"
     if r["n_prompt"] == 0:
-        return f"tg{r['n_gen']}"
-    return f"pp{r['n_prompt']}+tg{r['n_gen']}"
+        return f"tg{r['n_gen']}{depth}"
+    return f"pp{r['n_prompt']}+tg{r['n_gen']}{depth}"
 
 
 def e2e_table(records):

@@ -74,6 +74,8 @@ inline std::vector<std::string> rewrite_aliases(int argc, char** argv) {
         std::string a = argv[i];
         if (a == "-tb") a = "--threads-batch";
         if (a == "-np") a = "--parallel";
+        if (a == "-ctk") a = "--cache-type-k";
+        if (a == "-ctv") a = "--cache-type-v";
         args.push_back(std::move(a));
     }
     return args;
@@ -290,11 +292,30 @@ inline void add_threads(CLI::App& app, Threads& t) {
         ->default_str("same as --threads");
 }
 
-/// -c, -b, -t, -tb, --no-mmap, --mlock.
+/// -ctk/--cache-type-k, -ctv/--cache-type-v: the KV cache's element types, as llama.cpp names them.
+struct CacheTypes {
+    std::string k{kv_type_name(SessionOptions{}.kv_type_k)};
+    std::string v{kv_type_name(SessionOptions{}.kv_type_v)};
+    void apply(SessionOptions& o) const {
+        o.kv_type_k = *parse_kv_type(k);  // the flags accept only the names parse_kv_type knows
+        o.kv_type_v = *parse_kv_type(v);
+    }
+};
+
+inline void add_cache_types(CLI::App& app, CacheTypes& c) {
+    const auto names = CLI::IsMember({"f32", "f16", "q8_0"});
+    app.add_option("--cache-type-k", c.k, "KV cache type of the keys, also -ctk: f32, f16, q8_0 (q8_0 needs a key width "
+                                          "that is a multiple of 32)")
+        ->check(names);
+    app.add_option("--cache-type-v", c.v, "KV cache type of the values, also -ctv: f32, f16, q8_0")->check(names);
+}
+
+/// -c, -b, -t, -tb, -ctk, -ctv, --no-mmap, --mlock.
 struct SessionFlags {
     uint32_t context = 0;
     uint32_t batch = 512;
     Threads threads;
+    CacheTypes cache;
     bool no_mmap = false;
     bool mlock = false;
     SessionOptions session() const {
@@ -303,6 +324,7 @@ struct SessionFlags {
         o.batch_size = batch;
         o.threads = threads.threads;
         o.batch_threads = threads.batch > 0 ? threads.batch : threads.threads;
+        cache.apply(o);
         return o;
     }
 };
@@ -326,6 +348,7 @@ inline void add_session_flags(CLI::App& app, SessionFlags& s) {
     add_context(app, s.context, "context size in tokens (0 = the model's training context, at most 4096)");
     add_batch(app, s.batch);
     add_threads(app, s.threads);
+    add_cache_types(app, s.cache);
     add_load_flags(app, s.no_mmap, s.mlock);
 }
 

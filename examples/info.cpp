@@ -12,7 +12,11 @@ int main(int argc, char** argv) {
     nibble::cli::setup(app, program);
     std::string path;
     bool no_mmap = false, mlock = false;
+    uint32_t context = 0;
+    nibble::cli::CacheTypes cache;
     app.add_option("MODEL", path, "GGUF, 2023 .bin or llama2.c file")->required()->check(nibble::cli::regular_file());
+    nibble::cli::add_context(app, context, "context the KV cache line is for (0 = the model's training context, at most 4096)");
+    nibble::cli::add_cache_types(app, cache);
     nibble::cli::add_load_flags(app, no_mmap, mlock);
     if (auto rc = nibble::cli::parse(app, argc, argv)) return *rc;
     return nibble::cli::run(program, [&]() -> int {
@@ -57,9 +61,13 @@ int main(int argc, char** argv) {
                     i.resident_copies ? " (old block encodings or unaligned data, converted once on loading)" : "");
         std::printf("kernels:         %s, %.2f MiB of matrices repacked into its panel layout on loading\n",
                     i.kernels.c_str(), static_cast<double>(i.packed_bytes) / mib);
-        const uint32_t ctx = std::min<uint32_t>(i.context_length, 4096);
-        const double kv = 2.0 * i.n_layer * ctx * (i.n_embd / i.n_head) * i.n_head_kv * sizeof(float);
-        std::printf("KV cache:        %.2f MiB at context %u (f32)\n", kv / mib, ctx);
+        // The context a Session would take for -c 0 (SessionOptions::context_length).
+        const uint32_t ctx = context != 0 ? context : i.context_length != 0 ? std::min<uint32_t>(i.context_length, 4096) : 2048;
+        nibble::SessionOptions types;
+        cache.apply(types);
+        const auto kv = static_cast<double>(nibble::kv_cache_bytes(model, ctx, types.kv_type_k, types.kv_type_v));
+        std::printf("KV cache:        %.2f MiB at context %u (keys %s, values %s)\n", kv / mib, ctx, cache.k.c_str(),
+                    cache.v.c_str());
         std::printf("memory needed:   %.2f MiB (weights + copies + KV cache)\n",
                     (static_cast<double>(i.weight_bytes + i.resident_copies) + kv) / mib);
         return 0;

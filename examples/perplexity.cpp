@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
         ->check(cli::regular_file());
     app.add_option("-c,--ctx-size", context, "tokens per chunk")->check(CLI::Range(4u, cli::max_context));
     cli::add_threads(app, threads);
+    cli::CacheTypes cache;
+    cli::add_cache_types(app, cache);
     cli::add_load_flags(app, no_mmap, mlock);
     app.add_option("--kl-base", base_path, "reference model (the same vocabulary) for the KL divergence")
         ->check(cli::regular_file());
@@ -50,10 +52,11 @@ int main(int argc, char** argv) {
     return cli::run(program, [&]() -> int {
         const std::string text = cli::read_text_file(text_path, "--file");
         const Model model = cli::load_model(model_path, no_mmap, mlock);
-        const SessionOptions session_options{.context_length = context,
-                                             .threads = threads.threads,
-                                             .batch_threads = threads.batch > 0 ? threads.batch : threads.threads,
-                                             .batch_size = context};
+        SessionOptions session_options{.context_length = context,
+                                       .threads = threads.threads,
+                                       .batch_threads = threads.batch > 0 ? threads.batch : threads.threads,
+                                       .batch_size = context};
+        cache.apply(session_options);
         const auto tokens = model.tokenizer().encode(text, {.add_bos = true});
         const size_t chunks = tokens.size() / context;
         if (chunks == 0) throw nibble::Error(nibble::ErrorCode::invalid_argument, "the text is shorter than one context");

@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace nibble::kernels {
+
+struct BlockQ8_0;
 
 struct FloatOps {
     float (*dot)(const float* a, const float* b, size_t n);
@@ -30,6 +33,21 @@ struct FloatOps {
     /// weights[j * w_stride + p] * rows[p * row_stride + i], for j < queries and i < n.
     void (*weighted_sum)(const float* weights, size_t queries, size_t w_stride, const float* rows, size_t row_stride,
                          size_t count, size_t n, float* out, size_t out_stride);
+    /// dots and weighted_sum over the rows of an f16 KV cache (IEEE halves, row_stride
+    /// elements apart), converted in registers as they are read: the same sums as the f32
+    /// versions over the converted rows, bit for bit.
+    void (*dots_f16)(const float* q, size_t queries, size_t q_stride, const uint16_t* rows, size_t row_stride, size_t count,
+                     size_t n, float* out, size_t out_stride);
+    void (*weighted_sum_f16)(const float* weights, size_t queries, size_t w_stride, const uint16_t* rows, size_t row_stride,
+                             size_t count, size_t n, float* out, size_t out_stride);
+    /// The same over the rows of a q8_0 KV cache: row p is the row_blocks blocks at
+    /// rows + p * row_blocks, and the n values read start at its element `first` (a head
+    /// inside the row, which need not start or end on a block). Each value is d * q,
+    /// exact in f32, so again the f32 versions' sums over the dequantized rows, bit for bit.
+    void (*dots_q8_0)(const float* q, size_t queries, size_t q_stride, const BlockQ8_0* rows, size_t row_blocks, size_t first,
+                      size_t count, size_t n, float* out, size_t out_stride);
+    void (*weighted_sum_q8_0)(const float* weights, size_t queries, size_t w_stride, const BlockQ8_0* rows, size_t row_blocks,
+                              size_t first, size_t count, size_t n, float* out, size_t out_stride);
     /// In-place GELU through the fp16 table (gelu_table.hpp), as the reference computes it.
     void (*gelu)(float* x, size_t n);
     /// Rotary embedding of one head, in place: the first n_rot values turn by the angles

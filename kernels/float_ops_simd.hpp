@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/attention_simd.hpp"
 #include "kernels/float_ops.hpp"
 #include "kernels/gelu_table.hpp"
 
@@ -126,98 +127,6 @@ struct SimdFloatOps {
         for (; i < n; ++i) x[i] += b != nullptr ? a[i] + b[i] : a[i];
     }
 
-    // Tiles of W / 2 key rows x 2 queries: each key vector loaded meets both queries, and
-    // the W accumulators are reduced together by haddp (a transpose-and-add) instead of W
-    // separate horizontal sums.
-    static void dots(const float* q, size_t queries, size_t q_stride, const float* rows, size_t row_stride, size_t count,
-                     size_t n, float* out, size_t out_stride) {
-        constexpr size_t Q = 2, R = W / Q;
-        size_t j = 0;
-        if (n % W == 0) {
-            for (; j + Q <= queries; j += Q) {
-                const float* q0 = q + j * q_stride;
-                size_t p = 0;
-                for (; p + R <= count; p += R) {
-                    B acc[W];
-                    for (size_t a = 0; a < W; ++a) acc[a] = B(0.0f);
-                    for (size_t i = 0; i < n; i += W) {
-                        const B query[Q] = {load(q0 + i), load(q0 + q_stride + i)};
-                        for (size_t r = 0; r < R; ++r) {
-                            const B key = load(rows + (p + r) * row_stride + i);
-                            for (size_t k = 0; k < Q; ++k) acc[k * R + r] = xsimd::fma(query[k], key, acc[k * R + r]);
-                        }
-                    }
-                    float sums[W];
-                    xsimd::haddp(acc).store_unaligned(sums);
-                    for (size_t k = 0; k < Q; ++k) {
-                        for (size_t r = 0; r < R; ++r) out[(j + k) * out_stride + p + r] = sums[k * R + r];
-                    }
-                }
-                for (; p < count; ++p) {
-                    for (size_t k = 0; k < Q; ++k) out[(j + k) * out_stride + p] = dot(q0 + k * q_stride, rows + p * row_stride, n);
-                }
-            }
-        }
-        for (; j < queries; ++j) {
-            for (size_t p = 0; p < count; ++p) out[j * out_stride + p] = dot(q + j * q_stride, rows + p * row_stride, n);
-        }
-    }
-
-    // Columns in strips of K vectors for Q queries, every row added into the strip before
-    // it is stored; each row vector loaded meets every query. Every output sums its rows
-    // in order, so the strip shape does not change a bit of it.
-    template <size_t Q, size_t K>
-    static void weighted_strip(const float* weights, size_t w_stride, const float* rows, size_t row_stride, size_t count,
-                               float* out, size_t out_stride) {
-        B acc[Q][K];
-        for (size_t j = 0; j < Q; ++j) {
-            for (size_t k = 0; k < K; ++k) acc[j][k] = B(0.0f);
-        }
-        for (size_t p = 0; p < count; ++p) {
-            const float* row = rows + p * row_stride;
-            B values[K];
-            for (size_t k = 0; k < K; ++k) values[k] = load(row + k * W);
-            for (size_t j = 0; j < Q; ++j) {
-                const B w(weights[j * w_stride + p]);
-                for (size_t k = 0; k < K; ++k) acc[j][k] = xsimd::fma(w, values[k], acc[j][k]);
-            }
-        }
-        for (size_t j = 0; j < Q; ++j) {
-            for (size_t k = 0; k < K; ++k) acc[j][k].store_unaligned(out + j * out_stride + k * W);
-        }
-    }
-
-    // Queries in pairs with strips of 4 vectors, a lone query with strips of 8 (a head of
-    // 64 in one pass on AVX2): eight accumulators either way, independent of each other.
-    static void weighted_sum(const float* weights, size_t queries, size_t w_stride, const float* rows, size_t row_stride,
-                             size_t count, size_t n, float* out, size_t out_stride) {
-        for (size_t j = 0; j < queries;) {
-            const float* w = weights + j * w_stride;
-            float* o = out + j * out_stride;
-            size_t i = 0;
-            if (j + 2 <= queries) {
-                for (; i + 4 * W <= n; i += 4 * W) weighted_strip<2, 4>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
-                for (; i + W <= n; i += W) weighted_strip<2, 1>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
-                for (; i < n; ++i) {
-                    for (size_t k = 0; k < 2; ++k) o[k * out_stride + i] = column_sum(w + k * w_stride, rows + i, row_stride, count);
-                }
-                j += 2;
-            } else {
-                for (; i + 8 * W <= n; i += 8 * W) weighted_strip<1, 8>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
-                for (; i + 4 * W <= n; i += 4 * W) weighted_strip<1, 4>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
-                for (; i + W <= n; i += W) weighted_strip<1, 1>(w, w_stride, rows + i, row_stride, count, o + i, out_stride);
-                for (; i < n; ++i) o[i] = column_sum(w, rows + i, row_stride, count);
-                j += 1;
-            }
-        }
-    }
-
-    static float column_sum(const float* weights, const float* column, size_t row_stride, size_t count) {
-        float sum = 0.0f;
-        for (size_t p = 0; p < count; ++p) sum += weights[p] * column[p * row_stride];
-        return sum;
-    }
-
     using I = xsimd::batch<int32_t, Arch>;
 
     // fp32 -> fp16 bits, rounding to nearest even, for finite inputs below 65504 (what
@@ -307,7 +216,23 @@ struct SimdFloatOps {
     }
 
     static constexpr FloatOps table() {
-        return {dot, axpy, rms_norm, layer_norm, softmax, swiglu, add, dots, weighted_sum, gelu, rope_adjacent, rope_half_split};
+        using A = SimdAttentionOps<Arch>;
+        return {dot,
+                axpy,
+                rms_norm,
+                layer_norm,
+                softmax,
+                swiglu,
+                add,
+                A::dots,
+                A::weighted_sum,
+                A::dots_f16,
+                A::weighted_sum_f16,
+                A::dots_q8_0,
+                A::weighted_sum_q8_0,
+                gelu,
+                rope_adjacent,
+                rope_half_split};
     }
 };
 

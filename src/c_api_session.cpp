@@ -79,6 +79,10 @@ void generate_into(nibble_session& s, Prompt prompt, const nibble_generate_optio
 
 }  // namespace
 
+static_assert(NIBBLE_CACHE_F32 == static_cast<int>(nibble::KvType::f32));
+static_assert(NIBBLE_CACHE_F16 == static_cast<int>(nibble::KvType::f16));
+static_assert(NIBBLE_CACHE_Q8_0 == static_cast<int>(nibble::KvType::q8_0));
+
 extern "C" {
 
 // ---- sessions ----
@@ -86,7 +90,8 @@ extern "C" {
 nibble_session_options nibble_session_options_default(void) {
     const nibble::SessionOptions d;
     return {.context_length = d.context_length, .batch_size = d.batch_size, .threads = d.threads,
-            .batch_threads = d.batch_threads, .on_full = NIBBLE_CONTEXT_STOP, .n_keep = d.n_keep};
+            .batch_threads = d.batch_threads, .on_full = NIBBLE_CONTEXT_STOP, .n_keep = d.n_keep,
+            .type_k = static_cast<nibble_cache_type>(d.kv_type_k), .type_v = static_cast<nibble_cache_type>(d.kv_type_v)};
 }
 
 nibble_status nibble_session_create(const nibble_model* model, const nibble_session_options* options,
@@ -100,13 +105,21 @@ nibble_status nibble_session_create(const nibble_model* model, const nibble_sess
         if (o.on_full != NIBBLE_CONTEXT_STOP && o.on_full != NIBBLE_CONTEXT_SHIFT) {
             invalid(function, fmt::format("on_full {} is not a nibble_context_policy value", static_cast<int>(o.on_full)));
         }
+        for (const auto& [type, name] : {std::pair{o.type_k, "type_k"}, std::pair{o.type_v, "type_v"}}) {
+            if (type != NIBBLE_CACHE_F32 && type != NIBBLE_CACHE_F16 && type != NIBBLE_CACHE_Q8_0) {
+                invalid(function, fmt::format("{} {} is not a nibble_cache_type value", name, static_cast<int>(type)));
+            }
+        }
         const nibble::SessionOptions cpp{
             .context_length = o.context_length,
             .threads = o.threads,
             .batch_threads = o.batch_threads,
             .batch_size = o.batch_size,
             .on_full = o.on_full == NIBBLE_CONTEXT_SHIFT ? nibble::ContextPolicy::shift : nibble::ContextPolicy::stop,
-            .n_keep = o.n_keep};
+            .n_keep = o.n_keep,
+            // nibble_cache_type has KvType's numbers
+            .kv_type_k = static_cast<nibble::KvType>(o.type_k),
+            .kv_type_v = static_cast<nibble::KvType>(o.type_v)};
         *session = std::make_unique<nibble_session>(nibble::Session(m.model, cpp)).release();
     });
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <utility>
 
+#include "kernels/blocks.hpp"
 #include "src/session_impl.hpp"
 
 namespace nibble {
@@ -103,6 +104,20 @@ void SessionImpl::evaluate(std::span<const Token> ids, bool all_logits, float* h
 
 }  // namespace detail
 
+namespace {
+// SessionOptions::context_length 0: the training context, at most 4096 (2048 when the file says none).
+uint32_t default_context_length(const detail::ModelImpl& m) {
+    const uint32_t trained = std::min<uint32_t>(m.config.n_ctx_train, 4096);
+    return trained != 0 ? trained : 2048;
+}
+}  // namespace
+
+uint64_t kv_cache_bytes(const Model& model, uint32_t context_length, KvType type_k, KvType type_v) {
+    if (!model.impl_) throw Error(ErrorCode::invalid_argument, "kv_cache_bytes: the model is empty");
+    const detail::ModelImpl& m = *model.impl_;
+    return detail::ForwardState::cache_bytes(m, context_length != 0 ? context_length : default_context_length(m), type_k,
+                                             type_v);
+}
 
 Session::Session(Model model, SessionOptions options) {
     if (!model.impl_) throw Error(ErrorCode::invalid_argument, "Session: the model is empty");
@@ -126,11 +141,22 @@ Session::Session(Model model, SessionOptions options) {
     if (options.on_full != ContextPolicy::stop && options.on_full != ContextPolicy::shift) {
         throw Error(ErrorCode::invalid_argument, "Session: on_full is not a ContextPolicy");
     }
+    for (const auto& [type, name] : {std::pair{options.kv_type_k, "kv_type_k"}, std::pair{options.kv_type_v, "kv_type_v"}}) {
+        if (type != KvType::f32 && type != KvType::f16 && type != KvType::q8_0) {
+            throw Error(ErrorCode::invalid_argument, fmt::format("Session: {} is not a KvType", name));
+        }
+        // A q8_0 row is whole blocks of 32 values (llama.cpp asks the same of each head).
+        if (type == KvType::q8_0 && m.config.kv_dim() % kernels::qk8_0 != 0) {
+            throw Error(ErrorCode::invalid_argument,
+                        fmt::format("Session: {} q8_0 needs a key width that is a multiple of {}; this model's is {} "
+                                    "(use f16 or f32)",
+                                    name, kernels::qk8_0, m.config.kv_dim()));
+        }
+    }
     if (options.threads == 0) options.threads = physical_core_count();
     if (options.batch_threads == 0) options.batch_threads = options.threads;
     if (options.batch_size == 0) options.batch_size = 1;
-    if (options.context_length == 0) options.context_length = std::min<uint32_t>(m.config.n_ctx_train, 4096);
-    if (options.context_length == 0) options.context_length = 2048;
+    if (options.context_length == 0) options.context_length = default_context_length(m);
     options.batch_size = std::min(options.batch_size, options.context_length);
     if (options.on_full == ContextPolicy::shift && options.n_keep >= options.context_length / 2) {
         throw Error(ErrorCode::invalid_argument,
@@ -141,7 +167,8 @@ Session::Session(Model model, SessionOptions options) {
     // allocating (a vector of that size would throw bad_alloc, or the kernel would kill
     // the process when the pages are touched).
     const uint64_t need = detail::ForwardState::bytes_needed(m, options.context_length, options.batch_size,
-                                                             std::max(options.threads, options.batch_threads));
+                                                             std::max(options.threads, options.batch_threads),
+                                                             options.kv_type_k, options.kv_type_v);
     uint64_t have = physical_memory_bytes();
     if (struct rlimit limit {}; ::getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
         have = std::min<uint64_t>(have, limit.rlim_cur);

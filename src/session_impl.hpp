@@ -30,7 +30,8 @@ struct SessionImpl {
           options(opts),
           m(impl),
           kernels(*impl.table),
-          state(impl, opts.context_length, opts.batch_size, std::max(opts.threads, opts.batch_threads)) {}
+          state(impl, opts.context_length, opts.batch_size, std::max(opts.threads, opts.batch_threads), opts.kv_type_k,
+                opts.kv_type_v) {}
 
     uint32_t evaluated() const noexcept { return static_cast<uint32_t>(tokens.size()); }
     std::span<const float> last_logits() const noexcept {

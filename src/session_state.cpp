@@ -16,27 +16,32 @@ namespace {
 
 constexpr char state_magic[8] = {'N', 'I', 'B', 'B', 'L', 'E', 'S', 'T'};
 constexpr uint32_t state_version = 1;
-constexpr uint32_t cache_f32 = 0;  ///< the cache's element type (the only one so far)
 
+// The cache types are KvType's numbers (0 f32, 1 f16, 2 q8_0). The value type sits in
+// what was a reserved zero before there were types other than f32, so states saved then
+// read as f32 keys and values.
 struct StateHeader {
     uint64_t model_identity;
-    uint32_t cache_type, n_layer, kv_dim, n_vocab;
+    uint32_t cache_type_k, n_layer, kv_dim, n_vocab;
     uint32_t n_evaluated, has_pending;
     int32_t pending;
     uint32_t logits_valid, sampler_bytes;
-    uint32_t reserved;  ///< zero; makes the size a multiple of 8 so no byte is padding
+    uint32_t cache_type_v;  ///< also makes the size a multiple of 8 so no byte is padding
 };
 static_assert(sizeof(StateHeader) == 48);
 
-// Cache rows [0, n) of every layer, keys then values.
+// Cache rows [0, n) of every layer in their own type, keys then values.
 template <class Visit>
 void for_each_cache_rows(detail::SessionImpl& s, uint32_t n, Visit&& visit) {
-    const size_t kv = s.m.config.kv_dim();
     for (uint32_t l = 0; l < s.m.config.n_layer; ++l) {
-        const size_t base = size_t{l} * s.state.n_ctx * kv;
-        visit(std::span<float>(s.state.k_cache.data() + base, size_t{n} * kv));
-        visit(std::span<float>(s.state.v_cache.data() + base, size_t{n} * kv));
+        visit(s.state.k_cache.layer_rows(l, n));
+        visit(s.state.v_cache.layer_rows(l, n));
     }
+}
+
+std::string cache_type_name(uint32_t type) {
+    return type <= static_cast<uint32_t>(KvType::q8_0) ? std::string(kv_type_name(static_cast<KvType>(type)))
+                                                        : fmt::format("unknown ({})", type);
 }
 
 }  // namespace
@@ -47,7 +52,8 @@ std::vector<std::byte> Session::save_state() const {
     const std::vector<std::byte> sampler = s.sampler ? s.sampler->save() : std::vector<std::byte>{};
     StateHeader h{};
     h.model_identity = s.m.identity;
-    h.cache_type = cache_f32;
+    h.cache_type_k = static_cast<uint32_t>(s.state.k_cache.type);
+    h.cache_type_v = static_cast<uint32_t>(s.state.v_cache.type);
     h.n_layer = s.m.config.n_layer;
     h.kv_dim = s.m.config.kv_dim();
     h.n_vocab = s.m.config.n_vocab;
@@ -62,7 +68,7 @@ std::vector<std::byte> Session::save_state() const {
         w.put(state_version);
         w.put(h);
         w.put_array(std::span<const Token>(s.tokens));
-        for_each_cache_rows(s, h.n_evaluated, [&](std::span<float> rows) { w.put_array(std::span<const float>(rows)); });
+        for_each_cache_rows(s, h.n_evaluated, [&](std::span<std::byte> rows) { w.put_bytes(rows.data(), rows.size()); });
         if (h.logits_valid) w.put_array(s.last_logits());
         w.put_array(std::span<const std::byte>(sampler));
         w.put(detail::fnv1a(w.bytes.data(), w.bytes.size()));
@@ -101,16 +107,19 @@ void Session::load_state(std::span<const std::byte> bytes) {
                                 what, h.model_identity, h.n_layer, h.kv_dim, h.n_vocab, s.m.identity, c.n_layer, c.kv_dim(),
                                 c.n_vocab));
     }
-    if (h.cache_type != cache_f32) {
-        throw Error(ErrorCode::bad_model, fmt::format("{}: cache type {} (this session's cache is f32, type {})", what,
-                                                      h.cache_type, cache_f32));
+    const auto own_k = static_cast<uint32_t>(s.state.k_cache.type), own_v = static_cast<uint32_t>(s.state.v_cache.type);
+    if (h.cache_type_k != own_k || h.cache_type_v != own_v) {
+        throw Error(ErrorCode::bad_model,
+                    fmt::format("{}: cache types {} keys, {} values (this session's are {} and {})", what,
+                                cache_type_name(h.cache_type_k), cache_type_name(h.cache_type_v), cache_type_name(own_k),
+                                cache_type_name(own_v)));
     }
     if (uint64_t{h.n_evaluated} + h.has_pending > s.state.n_ctx || h.has_pending > 1 || h.logits_valid > 1) {
         throw Error(ErrorCode::out_of_range, fmt::format("{}: {} tokens do not fit this session's context of {}", what,
                                                          uint64_t{h.n_evaluated} + h.has_pending, s.state.n_ctx));
     }
     const uint64_t expected = uint64_t{h.n_evaluated} * sizeof(Token) +
-                              uint64_t{c.n_layer} * 2 * h.n_evaluated * c.kv_dim() * sizeof(float) +
+                              uint64_t{c.n_layer} * h.n_evaluated * (s.state.k_cache.row_bytes + s.state.v_cache.row_bytes) +
                               (h.logits_valid ? uint64_t{c.n_vocab} * sizeof(float) : 0) + h.sampler_bytes;
     if (r.left() != expected) {
         throw Error(ErrorCode::bad_format,
@@ -132,7 +141,7 @@ void Session::load_state(std::span<const std::byte> bytes) {
     if (h.sampler_bytes > 0) sampler.emplace().restore(r.take(h.sampler_bytes));
     // Everything checked: now overwrite the session.
     detail::ByteReader cache(body.subspan(cache_at), what);
-    for_each_cache_rows(s, h.n_evaluated, [&](std::span<float> rows) { cache.get_array(rows); });
+    for_each_cache_rows(s, h.n_evaluated, [&](std::span<std::byte> rows) { cache.get_array(rows); });
     if (h.logits_valid) {
         s.logits.resize(c.n_vocab);
         cache.get_array(std::span<float>(s.logits));

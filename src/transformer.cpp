@@ -102,11 +102,12 @@ void rotate_heads(const kernels::FloatOps& ops, const ModelConfig& c, const Forw
     }
 }
 
-// Rotary on q and k of every token, then k and v into the cache: one step.
-void rotate_and_cache(const kernels::FloatOps& ops, const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n,
+// Rotary on q and k of every token, then k and v into the cache (converted to its
+// types): one step.
+void rotate_and_cache(const kernels::KernelTable& kernels, const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n,
                       uint32_t pos) {
+    const kernels::FloatOps& ops = *kernels.ops;
     const uint32_t kv_dim = c.kv_dim();
-    const size_t layer_base = size_t{layer} * s.n_ctx * kv_dim;
 #pragma omp for schedule(static)
     for (uint32_t t = 0; t < n; ++t) {
         float* k = s.k.data() + size_t{t} * kv_dim;
@@ -114,17 +115,14 @@ void rotate_and_cache(const kernels::FloatOps& ops, const ModelConfig& c, Forwar
             rotate_heads(ops, c, s, t, s.q.data() + size_t{t} * c.n_embd, c.n_head);
             rotate_heads(ops, c, s, t, k, c.n_head_kv);
         }
-        std::copy_n(k, kv_dim, s.k_cache.data() + layer_base + size_t{pos + t} * kv_dim);
-        std::copy_n(s.v.data() + size_t{t} * kv_dim, kv_dim, s.v_cache.data() + layer_base + size_t{pos + t} * kv_dim);
+        s.k_cache.store(kernels, k, layer, pos + t);
+        s.v_cache.store(kernels, s.v.data() + size_t{t} * kv_dim, layer, pos + t);
     }
 }
 
 // Causal attention of every new token over the cache, one attention_task per task.
 void attention(const kernels::FloatOps& ops, const ModelConfig& c, ForwardState& s, uint32_t layer, uint32_t n, uint32_t pos) {
-    const uint32_t kv_dim = c.kv_dim();
     const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-    const float* k_layer = s.k_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
-    const float* v_layer = s.v_cache.data() + size_t{layer} * s.n_ctx * kv_dim;
     const auto tasks = static_cast<ptrdiff_t>(attention_task_count(c, n));
 #pragma omp for schedule(dynamic, 1)
     for (ptrdiff_t index = 0; index < tasks; ++index) {
@@ -132,8 +130,8 @@ void attention(const kernels::FloatOps& ops, const ModelConfig& c, ForwardState&
         const uint32_t visible = pos + task.token + 1;
         float* scores = s.scores.data() + size_t(omp_get_thread_num()) * queries_per_task(c) * s.n_ctx;
         const float* q = s.q.data() + size_t{task.token} * c.n_embd + size_t{task.first_head} * c.head_dim;
-        ops.dots(q, task.heads, c.head_dim, k_layer + size_t{task.kv_head} * c.head_dim, kv_dim, visible, c.head_dim, scores,
-                 s.n_ctx);
+        const size_t head_at = size_t{task.kv_head} * c.head_dim;  // the key head's first value in a row
+        s.k_cache.dots(ops, layer, head_at, q, task.heads, c.head_dim, visible, c.head_dim, scores, s.n_ctx);
         for (uint32_t j = 0; j < task.heads; ++j) {
             float* row = scores + size_t{j} * s.n_ctx;
             for (uint32_t p = 0; p < visible; ++p) row[p] *= scale;
@@ -144,8 +142,7 @@ void attention(const kernels::FloatOps& ops, const ModelConfig& c, ForwardState&
             ops.softmax(row, visible);
         }
         float* out = s.attn.data() + size_t{task.token} * c.n_embd + size_t{task.first_head} * c.head_dim;
-        ops.weighted_sum(scores, task.heads, s.n_ctx, v_layer + size_t{task.kv_head} * c.head_dim, kv_dim, visible, c.head_dim,
-                         out, c.head_dim);
+        s.v_cache.weighted_sum(ops, layer, head_at, scores, task.heads, s.n_ctx, visible, c.head_dim, out, c.head_dim);
     }
 }
 
@@ -222,28 +219,41 @@ AttentionTask attention_task(const ModelConfig& c, uint32_t index) {
     return task;
 }
 
-uint64_t ForwardState::bytes_needed(const ModelImpl& m, uint32_t context_length, uint32_t batch_size, int thread_count) {
+namespace {
+unsigned __int128 cache_bytes_128(const ModelImpl& m, uint32_t context_length, KvType type_k, KvType type_v) {
+    const size_t row_bytes = kv_row_bytes(type_k, m.config.kv_dim()) + kv_row_bytes(type_v, m.config.kv_dim());
+    return static_cast<unsigned __int128>(m.config.n_layer) * context_length * row_bytes;
+}
+uint64_t saturated(unsigned __int128 bytes) { return bytes > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(bytes); }
+}  // namespace
+
+uint64_t ForwardState::cache_bytes(const ModelImpl& m, uint32_t context_length, KvType type_k, KvType type_v) {
+    return saturated(cache_bytes_128(m, context_length, type_k, type_v));
+}
+
+uint64_t ForwardState::bytes_needed(const ModelImpl& m, uint32_t context_length, uint32_t batch_size, int thread_count,
+                                    KvType type_k, KvType type_v) {
     // The same sizes as the constructor below, in 128 bits.
     using u128 = unsigned __int128;
     const ModelConfig& c = m.config;
     const u128 ctx = context_length, batch = batch_size, kv = c.kv_dim(), E = c.n_embd;
     const u128 threads = static_cast<u128>(std::max(thread_count, 1));
-    u128 floats = 2 * u128{c.n_layer} * ctx * kv;                    // k_cache, v_cache
-    floats += batch * E * 8;                                           // x, normed, attn_in, q, attn, proj, ffn_out
+    u128 floats = batch * E * 8;                                           // x, normed, attn_in, q, attn, proj, ffn_out
     floats += batch * (E + 2 * kv) + 2 * batch * kv;                   // qkv, k, v
     floats += 2 * batch * u128{c.n_ff};                                // gate, up
     floats += 2 * batch * std::max<u128>(1, c.n_rot / 2) + c.n_head;   // rope tables, alibi
     floats += threads * queries_per_task(c) * ctx;                     // scores
-    const u128 bytes = floats * 4 + scratch_for(m, batch_size);
-    return bytes > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(bytes);
+    return saturated(floats * 4 + scratch_for(m, batch_size) + cache_bytes_128(m, context_length, type_k, type_v));
 }
 
-ForwardState::ForwardState(const ModelImpl& m, uint32_t context_length, uint32_t batch_size, int thread_count)
-    : n_ctx(context_length), batch(batch_size), threads(thread_count) {
+ForwardState::ForwardState(const ModelImpl& m, uint32_t context_length, uint32_t batch_size, int thread_count, KvType type_k,
+                           KvType type_v)
+    : n_ctx(context_length),
+      batch(batch_size),
+      threads(thread_count),
+      k_cache(type_k, m.config.n_layer, context_length, m.config.kv_dim()),
+      v_cache(type_v, m.config.n_layer, context_length, m.config.kv_dim()) {
     const ModelConfig& c = m.config;
-    const size_t cache = size_t{c.n_layer} * n_ctx * c.kv_dim();
-    k_cache.assign(cache, 0.0f);
-    v_cache.assign(cache, 0.0f);
     x.resize(size_t{batch} * c.n_embd);
     normed.resize(x.size());
     attn_in.resize(x.size());
@@ -295,7 +305,7 @@ void forward_steps(const ModelImpl& m, const kernels::KernelTable& kernels, Forw
             attn_input = s.attn_in.data();
         }
         project_qkv(kernels, c, s, L, attn_input, n);
-        rotate_and_cache(ops, c, s, l, n, pos);
+        rotate_and_cache(kernels, c, s, l, n, pos);
         attention(ops, c, s, l, n, pos);
         linear(kernels, s, L.wo, s.attn.data(), n, s.proj.data());
 

@@ -3,20 +3,25 @@
 
 #include <vector>
 
+#include "src/kv_cache.hpp"
 #include "src/model_impl.hpp"
 
 namespace nibble::detail {
 
 /// KV cache and the scratch buffers of one batch, sized once.
 struct ForwardState {
-    ForwardState(const ModelImpl& model, uint32_t context_length, uint32_t batch_size, int threads);
+    ForwardState(const ModelImpl& model, uint32_t context_length, uint32_t batch_size, int threads, KvType type_k,
+                 KvType type_v);
     /// Bytes the constructor allocates for these sizes (saturates at SIZE_MAX), so that a
     /// Session can refuse sizes the machine cannot hold before allocating anything.
-    static uint64_t bytes_needed(const ModelImpl& model, uint32_t context_length, uint32_t batch_size, int threads);
+    static uint64_t bytes_needed(const ModelImpl& model, uint32_t context_length, uint32_t batch_size, int threads,
+                                 KvType type_k, KvType type_v);
+    /// Bytes of the key and value caches alone (saturates as bytes_needed).
+    static uint64_t cache_bytes(const ModelImpl& model, uint32_t context_length, KvType type_k, KvType type_v);
 
     uint32_t n_ctx, batch;
     int threads;
-    std::vector<float> k_cache, v_cache;  ///< [n_layer][n_ctx][kv_dim]
+    KvRows k_cache, v_cache;              ///< [n_layer][n_ctx] rows of kv_dim
     std::vector<float> x;                 ///< [batch][n_embd] the residual stream
     std::vector<float> normed;            ///< [batch][n_embd]
     std::vector<float> attn_in;           ///< [batch][n_embd] second norm (Falcon-40B)

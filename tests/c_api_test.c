@@ -175,6 +175,16 @@ static void test_null_arguments(const nibble_model* model) {
     CHECK(nibble_session_create(model, &bad, &session) == NIBBLE_INVALID_ARGUMENT);
     CHECK(contains(nibble_last_error(), "on_full 7"));
     bad = nibble_session_options_default();
+    CHECK(bad.type_k == NIBBLE_CACHE_F16 && bad.type_v == NIBBLE_CACHE_F16);
+    bad.type_v = (nibble_cache_type)9;
+    CHECK(nibble_session_create(model, &bad, &session) == NIBBLE_INVALID_ARGUMENT);
+    CHECK(contains(nibble_last_error(), "type_v 9"));
+    bad = nibble_session_options_default();
+    bad.type_k = NIBBLE_CACHE_Q8_0; /* the shipped model's key width is 32: q8_0 fits */
+    bad.type_v = NIBBLE_CACHE_F32;
+    CHECK(nibble_session_create(model, &bad, &session) == NIBBLE_OK);
+    nibble_session_free(session);
+    bad = nibble_session_options_default();
     bad.threads = -1;
     CHECK(nibble_session_create(model, &bad, &session) == NIBBLE_INVALID_ARGUMENT);
     CHECK(nibble_session_cancel(NULL) == NIBBLE_INVALID_ARGUMENT);

@@ -93,6 +93,8 @@ for args, flag in [
     (["-f", "/dev/zero"], "--file"),
     (["-p", "a", "-f", model], "--file"),
     (["-m"], "--model"),
+    (["-ctk", "q4_0"], "--cache-type-k"),
+    (["--cache-type-v", "bf16"], "--cache-type-v"),
 ]:
     expect_usage_error("nibble-generate", args, flag)
 for args, flag in [
@@ -113,6 +115,8 @@ if "nibble-bench" in present:
     expect_usage_error("nibble-bench", ["--synthetic", "tinyllama-1.1b:q4_0", "-t", "0"], "--threads")
     expect_usage_error("nibble-bench", ["--synthetic", "tinyllama-1.1b:q4_0", "-o", "xml"], "--output")
     expect_usage_error("nibble-bench", ["--synthetic", "tinyllama-1.1b:q4_0", "-p", "1,x"], "--n-prompt")
+    expect_usage_error("nibble-bench", ["--synthetic", "tinyllama-1.1b:q4_0", "-d", "-1"], "--n-depth")
+    expect_usage_error("nibble-bench", ["--synthetic", "tinyllama-1.1b:q4_0", "-ctv", "f16,q5_0"], "--cache-type-v")
 
 # A file that is not a model: exit 1, one line naming the file.
 junk = os.path.join(work, "junk.gguf")
@@ -149,6 +153,16 @@ rc2, same, err2 = run("nibble-generate", "-m", model, "--temp", "0", "-n", "16",
                       "--no-mmap", "-b", "2", "-s", "7", "-c", "64", *mlock)
 check(rc == 0 and rc2 == 0 and base == same, "-tb/-t/--no-mmap/--mlock/-b/-s should not change greedy output",
       f"{base!r}\n{same!r}\n{err2}")
+# -ctk/-ctv: the default is f16 (as llama.cpp); q8_0 and f32 run.
+rc, same, err = run("nibble-generate", "-m", model, "--temp", "0", "-n", "16", "--print-ids", "-ctk", "f16",
+                    "--cache-type-v", "f16")
+check(rc == 0 and base == same, "-ctk f16 -ctv f16 should be the default", f"{base!r}\n{same!r}\n{err}")
+for types in [["-ctk", "q8_0", "-ctv", "q8_0"], ["-ctk", "f32", "-ctv", "q8_0"]]:
+    rc, out, err2 = run("nibble-generate", "-m", model, "--temp", "0", "-n", "8", *types)
+    check(rc == 0, f"nibble-generate {types} should run", f"rc {rc}: {err2}")
+rc, out, _ = run("nibble-info", model, "-c", "100", "-ctk", "q8_0", "-ctv", "f32")
+# 5 layers x 100 positions x (34 bytes of q8_0 keys + 128 of f32 values) = 81000 bytes
+check(rc == 0 and "KV cache:        0.08 MiB at context 100 (keys q8_0, values f32)" in out, "nibble-info -c -ctk -ctv", out)
 # Timings at the end, as llama.cpp prints them.
 for what in ["load time", "prompt eval time", "eval time", "total time"]:
     check(re.search(r"nibble-generate: +" + what + r" = +[0-9.]+ ms", err), f"timings: '{what}' missing", err)

@@ -170,13 +170,19 @@ TEST_CASE("session sizes are bounded, negative counts refused", "[reliability]")
 TEST_CASE("a session's memory is computed before allocating, and refused with how much it needs", "[reliability]") {
     const Model model = Model::load(default_model_path());
     const auto impl = detail::ModelImpl::create(read_model_file(MappedFile::open(default_model_path())), kernels::active_kernels());
-    // 5 layers x 2 (k, v) x 32 floats per position.
-    const uint64_t per_position = 5 * 2 * 32 * 4;
-    const uint64_t at_1k = detail::ForwardState::bytes_needed(*impl, 1024, 64, 1);
-    const uint64_t at_2k = detail::ForwardState::bytes_needed(*impl, 2048, 64, 1);
-    CHECK(at_2k - at_1k >= 1024 * per_position);
+    // 5 layers x 2 (k, v) x 32 values per position: 4 bytes each in f32, 2 in f16, 34 per 32 in q8_0.
+    for (const auto& [type, per_position] : {std::pair{KvType::f32, uint64_t{5 * 2 * 32 * 4}},
+                                             std::pair{KvType::f16, uint64_t{5 * 2 * 32 * 2}},
+                                             std::pair{KvType::q8_0, uint64_t{5 * 2 * 34}}}) {
+        INFO(kv_type_name(type));
+        const uint64_t at_1k = detail::ForwardState::bytes_needed(*impl, 1024, 64, 1, type, type);
+        const uint64_t at_2k = detail::ForwardState::bytes_needed(*impl, 2048, 64, 1, type, type);
+        CHECK(at_2k - at_1k >= 1024 * per_position);
+        CHECK(kv_cache_bytes(model, 1024, type, type) == 1024 * per_position);
+    }
+    CHECK(kv_cache_bytes(model, 1024, KvType::f32, KvType::q8_0) == 1024 * 5 * (32 * 4 + 34));
     if (sanitized_build()) return;  // an address-space limit and ASan's shadow memory do not mix
-    // Under a 1 GiB address-space limit the largest context (~1.3 GiB of cache) must be
+    // Under a 1 GiB address-space limit the largest context (~1.3 GiB of f32 cache) must be
     // refused with the size it needs, never std::bad_alloc.
     // qemu-user does not pass an address-space limit on to its guest: where 1.5 GiB can
     // still be mapped under the limit, there is nothing to test.
@@ -193,7 +199,7 @@ TEST_CASE("a session's memory is computed before allocating, and refused with ho
     const auto run = run_in_child([&] {
         struct rlimit limit {uint64_t{1} << 30, uint64_t{1} << 30};
         ::setrlimit(RLIMIT_AS, &limit);
-        Session s(model, {.context_length = max_context_length, .threads = 1});
+        Session s(model, {.context_length = max_context_length, .threads = 1, .kv_type_k = KvType::f32, .kv_type_v = KvType::f32});
     });
     CHECK(run.outcome == ChildRun::Outcome::error);
     CHECK_THAT(run.message, Catch::Contains("GiB"));

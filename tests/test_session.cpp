@@ -270,7 +270,11 @@ TEST_CASE("a model computes with the kernel table it was loaded for", "[session]
     CHECK(scalar.info().kernels == "scalar");
     const Model best = Model::load(default_model_path());
     const std::vector<Token> ids{1, 403, 407, 261, 378, 432, 383, 286};
-    Session a(scalar, {.threads = 1}), b(best, {.threads = 1});
+    // An f32 cache: the tables then differ only in the order of float sums. (With f16, a
+    // key that lands on the other side of a rounding boundary in one table moves logits
+    // by ~1e-4 of their scale: 2.2e-3 here, NEON against scalar.)
+    const SessionOptions f32_cache{.threads = 1, .kv_type_k = KvType::f32, .kv_type_v = KvType::f32};
+    Session a(scalar, f32_cache), b(best, f32_cache);
     const auto la = a.eval(ids, true);
     const std::vector<float> from_scalar(la.begin(), la.end());
     const auto lb = b.eval(ids, true);
@@ -291,18 +295,27 @@ TEST_CASE("a token's logits do not depend on how the sequence was split into bat
     const auto tokens = shipped_model().tokenizer().encode(
         "Once upon a time there was a little girl named Lily who loved to play outside in the park", {.add_bos = true});
     REQUIRE(tokens.size() > 16);
-    Session whole(shipped_model(), {.threads = 2, .batch_size = 64});
-    const auto all = whole.eval(tokens, true);
-    const std::vector<float> reference(all.begin(), all.end());
     const size_t n_vocab = shipped_model().tokenizer().vocab_size();
-    for (const uint32_t batch : {1u, 3u, 7u}) {
-        for (const int threads : {1, 2}) {
-            INFO("batch " << batch << ", threads " << threads);
-            Session split(shipped_model(), {.threads = threads, .batch_size = batch});
-            split.eval(std::span(tokens).first(5));  // a cached prefix, then one token at a time
-            for (size_t i = 5; i < tokens.size(); ++i) {
-                const auto logits = split.eval(std::span(tokens).subspan(i, 1));
-                CHECK(std::equal(logits.begin(), logits.end(), reference.begin() + i * n_vocab));
+    // Every cache type (each row is converted on its own, whatever batch it came in), and
+    // keys and values of different types.
+    for (const auto& [type_k, type_v] : {std::pair{KvType::f32, KvType::f32}, std::pair{KvType::f16, KvType::f16},
+                                         std::pair{KvType::q8_0, KvType::q8_0}, std::pair{KvType::q8_0, KvType::f16}}) {
+        Session whole(shipped_model(), {.threads = 2, .batch_size = 64, .kv_type_k = type_k, .kv_type_v = type_v});
+        const auto all = whole.eval(tokens, true);
+        const std::vector<float> reference(all.begin(), all.end());
+        for (const uint32_t batch : {1u, 3u, 7u}) {
+            for (const int threads : {1, 2}) {
+                INFO("cache " << kv_type_name(type_k) << "/" << kv_type_name(type_v) << ", batch " << batch << ", threads "
+                              << threads);
+                Session split(shipped_model(),
+                              {.threads = threads, .batch_size = batch, .kv_type_k = type_k, .kv_type_v = type_v});
+                split.eval(std::span(tokens).first(5));  // a cached prefix, then one token at a time
+                bool identical = true;
+                for (size_t i = 5; i < tokens.size(); ++i) {
+                    const auto logits = split.eval(std::span(tokens).subspan(i, 1));
+                    identical = identical && std::equal(logits.begin(), logits.end(), reference.begin() + i * n_vocab);
+                }
+                CHECK(identical);
             }
         }
     }

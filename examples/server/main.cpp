@@ -40,6 +40,7 @@ struct Flags {
     int max_tokens = 4096;
     size_t max_body = 1 << 20;
     size_t http_threads = 0;  ///< 0: parallel + queue + 8
+    cli::CacheTypes cache;
     bool no_mmap = false;
     bool mlock = false;
 };
@@ -69,6 +70,7 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--http-threads", f.http_threads, "connections served at once (default: parallel + queue + 8)")
         ->check(CLI::Range(size_t{1}, size_t{4096}))
         ->default_str("parallel + queue + 8");
+    cli::add_cache_types(app, f.cache);
     cli::add_load_flags(app, f.no_mmap, f.mlock);
 }
 
@@ -171,6 +173,7 @@ int main(int argc, char** argv) {
             session.threads = threads;
             session.batch_threads = threads;
             session.batch_size = 512;
+            f.cache.apply(session);
             server::PoolOptions pool;
             pool.slots = f.parallel;
             pool.max_waiting = queue;

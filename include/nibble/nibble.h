@@ -146,6 +146,13 @@ typedef enum nibble_context_policy NIBBLE_ENUM_INT {
     NIBBLE_CONTEXT_SHIFT = 1 /* keep n_keep tokens, drop the older half of the rest, go on */
 } nibble_context_policy;
 
+/* The element type of the KV cache's rows (SessionOptions::kv_type_k / kv_type_v). */
+typedef enum nibble_cache_type NIBBLE_ENUM_INT {
+    NIBBLE_CACHE_F32 = 0,
+    NIBBLE_CACHE_F16 = 1, /* the default: half the memory of f32 */
+    NIBBLE_CACHE_Q8_0 = 2 /* 34 bytes per 32 values; needs a key width that is a multiple of 32 */
+} nibble_cache_type;
+
 typedef struct nibble_session_options {
     uint32_t context_length;        /* 0: the model's training context, at most 4096 */
     uint32_t batch_size;            /* 64; tokens evaluated together while reading a prompt */
@@ -153,6 +160,8 @@ typedef struct nibble_session_options {
     int batch_threads;              /* 0: the same as threads */
     nibble_context_policy on_full;  /* NIBBLE_CONTEXT_STOP */
     uint32_t n_keep;                /* 0; tokens a shift keeps (needs n_keep < context_length / 2) */
+    nibble_cache_type type_k;       /* NIBBLE_CACHE_F16; the cached keys' type */
+    nibble_cache_type type_v;       /* NIBBLE_CACHE_F16; the cached values' type */
 } nibble_session_options;
 
 NIBBLE_API nibble_session_options nibble_session_options_default(void);

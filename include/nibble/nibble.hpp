@@ -23,6 +23,7 @@
 namespace nibble {
 
 using Token = int32_t;
+enum class KvType : uint8_t;  // below, with SessionOptions
 
 namespace detail {
 struct ModelImpl;
@@ -142,6 +143,7 @@ public:
 
 private:
     friend class Session;
+    friend uint64_t kv_cache_bytes(const Model&, uint32_t, KvType, KvType);
     std::shared_ptr<const detail::ModelImpl> impl_;
 };
 
@@ -156,6 +158,31 @@ enum class ContextPolicy {
     shift,  ///< keep the first n_keep tokens, drop the older half of the rest, re-evaluate what is kept, go on
 };
 
+/// The element type of the KV cache's rows (llama.cpp's --cache-type-k / -v). f16 halves
+/// the memory of f32 and the bytes attention reads, at a rounding of each key and value
+/// (logits move within the quantized tolerance); q8_0 (blocks of 32 values with an f16
+/// scale) takes 34 bytes per 32 values and needs a key width that is a multiple of 32.
+/// The numbers are those of saved states.
+enum class KvType : uint8_t { f32 = 0, f16 = 1, q8_0 = 2 };
+
+/// "f32", "f16", "q8_0" (as llama.cpp spells them).
+constexpr std::string_view kv_type_name(KvType type) noexcept {
+    switch (type) {
+        case KvType::f32: return "f32";
+        case KvType::f16: return "f16";
+        case KvType::q8_0: return "q8_0";
+    }
+    return "?";
+}
+
+/// The type of a name kv_type_name gives; nullopt for any other.
+constexpr std::optional<KvType> parse_kv_type(std::string_view name) noexcept {
+    for (KvType t : {KvType::f32, KvType::f16, KvType::q8_0}) {
+        if (kv_type_name(t) == name) return t;
+    }
+    return std::nullopt;
+}
+
 /// Per-session settings. The Session constructor computes the memory they need and
 /// throws Error(out_of_range), saying how much, when the machine has less; values
 /// beyond the limits above (or negative thread counts) throw Error(invalid_argument).
@@ -168,7 +195,14 @@ struct SessionOptions {
     /// Tokens at the start a shift keeps (the system prompt, say). A BOS first token is
     /// always kept. Must leave room: a shift needs n_keep < context_length / 2.
     uint32_t n_keep = 0;
+    /// The element types of the cached keys and of the cached values (each may differ).
+    KvType kv_type_k = KvType::f16;
+    KvType kv_type_v = KvType::f16;
 };
+
+/// Bytes of the KV cache a Session on `model` with this context length and these cache
+/// types holds (keys and values of every layer; the context 0 means as SessionOptions).
+NIBBLE_API uint64_t kv_cache_bytes(const Model& model, uint32_t context_length, KvType type_k, KvType type_v);
 
 /// How the next token is chosen. temperature <= 0 means greedy (argmax).
 struct SamplingOptions {

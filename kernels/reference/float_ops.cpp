@@ -1,6 +1,7 @@
 // The scalar float operations: the definitions the SIMD versions are tested against.
 #include <cmath>
 
+#include "kernels/blocks.hpp"
 #include "kernels/float_ops.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/gelu_table.hpp"
@@ -77,6 +78,67 @@ void weighted_sum(const float* weights, size_t queries, size_t w_stride, const f
     }
 }
 
+// The KV cache's f16 and q8_0 rows: the loops above over each row's values as floats
+// (every value converts exactly), one accessor per cache type.
+struct F16Rows {
+    const uint16_t* rows;
+    size_t stride;
+    float at(size_t p, size_t i) const { return fp16_to_fp32(rows[p * stride + i]); }
+};
+struct Q8Rows {
+    const BlockQ8_0* rows;
+    size_t row_blocks, first;
+    float at(size_t p, size_t i) const {
+        const BlockQ8_0& block = rows[p * row_blocks + (first + i) / qk8_0];
+        return fp16_to_fp32(block.d) * static_cast<float>(block.qs[(first + i) % qk8_0]);
+    }
+};
+
+template <class Rows>
+void dots_of(const float* q, size_t queries, size_t q_stride, const Rows& rows, size_t count, size_t n, float* out,
+             size_t out_stride) {
+    for (size_t j = 0; j < queries; ++j) {
+        for (size_t p = 0; p < count; ++p) {
+            float sum = 0.0f;
+            for (size_t i = 0; i < n; ++i) sum += q[j * q_stride + i] * rows.at(p, i);
+            out[j * out_stride + p] = sum;
+        }
+    }
+}
+
+template <class Rows>
+void weighted_sum_of(const float* weights, size_t queries, size_t w_stride, const Rows& rows, size_t count, size_t n, float* out,
+                     size_t out_stride) {
+    for (size_t j = 0; j < queries; ++j) {
+        float* o = out + j * out_stride;
+        for (size_t i = 0; i < n; ++i) o[i] = 0.0f;
+        for (size_t p = 0; p < count; ++p) {
+            const float w = weights[j * w_stride + p];
+            for (size_t i = 0; i < n; ++i) o[i] += w * rows.at(p, i);
+        }
+    }
+}
+
+void dots_f16(const float* q, size_t queries, size_t q_stride, const uint16_t* rows, size_t row_stride, size_t count, size_t n,
+              float* out, size_t out_stride) {
+    dots_of(q, queries, q_stride, F16Rows{rows, row_stride}, count, n, out, out_stride);
+}
+
+void weighted_sum_f16(const float* weights, size_t queries, size_t w_stride, const uint16_t* rows, size_t row_stride,
+                      size_t count, size_t n, float* out, size_t out_stride) {
+    weighted_sum_of(weights, queries, w_stride, F16Rows{rows, row_stride}, count, n, out, out_stride);
+}
+
+void dots_q8_0(const float* q, size_t queries, size_t q_stride, const BlockQ8_0* rows, size_t row_blocks, size_t first,
+               size_t count, size_t n, float* out, size_t out_stride) {
+    dots_of(q, queries, q_stride, Q8Rows{rows, row_blocks, first}, count, n, out, out_stride);
+}
+
+void weighted_sum_q8_0(const float* weights, size_t queries, size_t w_stride, const BlockQ8_0* rows, size_t row_blocks,
+                       size_t first, size_t count, size_t n, float* out, size_t out_stride) {
+    weighted_sum_of(weights, queries, w_stride, Q8Rows{rows, row_blocks, first}, count, n, out, out_stride);
+}
+
 void gelu(float* x, size_t n) {
     const float* table = gelu_fp16_table();
     for (size_t i = 0; i < n; ++i) {
@@ -105,8 +167,22 @@ void rope_half_split(float* x, const float* cos, const float* sin, size_t n_rot)
     }
 }
 
-constexpr FloatOps reference_ops{dot,          axpy, rms_norm, layer_norm,    softmax,        swiglu, add, dots,
-                                 weighted_sum, gelu, rope_adjacent, rope_half_split};
+constexpr FloatOps reference_ops{dot,
+                                 axpy,
+                                 rms_norm,
+                                 layer_norm,
+                                 softmax,
+                                 swiglu,
+                                 add,
+                                 dots,
+                                 weighted_sum,
+                                 dots_f16,
+                                 weighted_sum_f16,
+                                 dots_q8_0,
+                                 weighted_sum_q8_0,
+                                 gelu,
+                                 rope_adjacent,
+                                 rope_half_split};
 
 }  // namespace
 
