@@ -245,15 +245,19 @@ void Api::models(httplib::Response& res) const {
     send_json(res, {{"object", "list"}, {"data", json::array({entry})}});
 }
 
+void Api::check_fits(size_t tokens, const char* param) const {
+    if (tokens > pool().context_length()) {
+        throw invalid_request(std::string(param) + " is " + std::to_string(tokens) + " tokens, more than the context of " +
+                                  std::to_string(pool().context_length()) + " tokens",
+                              param, "context_length_exceeded");
+    }
+}
+
 std::vector<Token> Api::encode_checked(const std::string& text, bool parse_special, const char* param) const {
     const Tokenizer& tok = model_.tokenizer();
     std::vector<Token> ids = tok.encode(text, {.add_bos = true, .parse_special = parse_special});
     if (ids.empty()) throw invalid_request(std::string(param) + " is empty", param);
-    if (ids.size() > pool().context_length()) {
-        throw invalid_request(std::string(param) + " is " + std::to_string(ids.size()) + " tokens, more than the context of " +
-                                  std::to_string(pool().context_length()) + " tokens",
-                              param, "context_length_exceeded");
-    }
+    check_fits(ids.size(), param);
     return ids;
 }
 
@@ -280,10 +284,7 @@ void Api::completions(const httplib::Request& req, httplib::Response& res, bool 
                                               std::to_string(model_.tokenizer().vocab_size()), "prompt");
                 }
             }
-            if (r.ids->size() > pool().context_length()) {
-                throw invalid_request("prompt is " + std::to_string(r.ids->size()) + " tokens, more than the context of " +
-                                          std::to_string(pool().context_length()) + " tokens", "prompt", "context_length_exceeded");
-            }
+            check_fits(r.ids->size(), "prompt");
             prompt.tokens = std::move(*r.ids);
         } else {
             prompt.tokens = encode_checked(r.prompt, false, "prompt");

@@ -54,6 +54,8 @@ private:
     template <typename Body>
     void guarded(httplib::Response& res, Body&& body);
     SlotPool& pool() const;
+    /// 400 context_length_exceeded when `tokens` do not fit a slot's context.
+    void check_fits(size_t tokens, const char* param) const;
     std::vector<Token> encode_checked(const std::string& text, bool parse_special, const char* param) const;
     Reply generate(SlotPool::Lease& lease, const Prompt& prompt, const std::function<bool(std::string_view)>& emit) const;
     nlohmann::json chunk(const Prompt& prompt, nlohmann::json choice) const;

@@ -26,9 +26,9 @@ bool SlotPool::Lease::timed_out() const {
 SlotPool::Lease SlotPool::acquire(std::span<const Token> prompt) {
     std::unique_lock lock(mutex_);
     if (stopping_) throw unavailable("the server is shutting down");
-    const auto idle = [&] { return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.busy; }); };
+    const auto idle = [&] { return static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.busy; })); };
     // Idle slots already promised to waiters that have not woken yet do not count as queue.
-    const size_t idle_count = static_cast<size_t>(std::count_if(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.busy; }));
+    const size_t idle_count = idle();
     if (idle_count <= waiting_.size() && waiting_.size() - idle_count >= options_.max_waiting) {
         throw unavailable("all " + std::to_string(slots_.size()) + " slots are busy and " + std::to_string(waiting_.size()) +
                               " requests are waiting: try again later",
@@ -36,7 +36,7 @@ SlotPool::Lease SlotPool::acquire(std::span<const Token> prompt) {
     }
     const uint64_t ticket = next_ticket_++;
     waiting_.push_back(ticket);
-    const bool ready = changed_.wait_for(lock, options_.wait_limit, [&] { return stopping_ || (waiting_.front() == ticket && idle()); });
+    const bool ready = changed_.wait_for(lock, options_.wait_limit, [&] { return stopping_ || (waiting_.front() == ticket && idle() > 0); });
     waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
     changed_.notify_all();  // the next in line may now be first
     if (stopping_) throw unavailable("the server is shutting down");

@@ -7,33 +7,16 @@
 // Exits 77 (skipped) where the client is not installed in NIBBLE_NODE, unless CI=true.
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { startServer, loadOpenAI, nodeDir } from './common.mjs';
+import { startServer, requireOpenAI, guardServers } from './common.mjs';
 
-const clientDir = path.resolve(nodeDir, 'node_modules', 'openai');
-if (!fs.existsSync(path.join(clientDir, 'package.json'))) {
-  const msg = `the openai npm client is not in ${clientDir} (tests/server/install-client.sh ${nodeDir} installs it)`;
-  if (process.env.CI === 'true') { console.error(`error: ${msg}`); process.exit(1); }
-  console.log(`skipped: ${msg}`);
-  process.exit(77);
-}
-const OpenAI = loadOpenAI();
+const OpenAI = requireOpenAI();
 
-const servers = [];
+const servers = guardServers('client.test.mjs', 100);
 async function start(args) {
   const s = await startServer(args);
   servers.push(s);
   return s;
 }
-process.on('exit', () => { for (const s of servers) s.proc.kill('SIGKILL'); });
-// Nothing may hang: the whole file (seconds on a release build) has 100 s at most.
-setTimeout(() => {
-  console.error(`client.test.mjs: watchdog: still running after 100 s; the servers' last words:`);
-  for (const s of servers) console.error(s.stderr().split('\n').slice(-8).join('\n'));
-  process.exit(1);
-}, 100000).unref();
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1)); // (and the servers with it)
 
 const server = await start(['--parallel', '2']);
 after(async () => {

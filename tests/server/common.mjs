@@ -6,6 +6,7 @@
 //   NIBBLE_MODEL   the model it serves (the shipped stories260K.gguf)
 //   NIBBLE_NODE    the folder install-client.sh installed the npm packages into
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -17,6 +18,34 @@ export const nodeDir = process.env.NIBBLE_NODE ?? 'build/node';
 export function loadOpenAI() {
   const require = createRequire(path.resolve(nodeDir, 'package.json'));
   return require('openai').default ?? require('openai');
+}
+
+/// The OpenAI client class, or the process exits: 77 (skipped) where
+/// tests/server/install-client.sh has not installed it in NIBBLE_NODE, 1 under CI=true.
+export function requireOpenAI() {
+  const clientDir = path.resolve(nodeDir, 'node_modules', 'openai');
+  if (!fs.existsSync(path.join(clientDir, 'package.json'))) {
+    const msg = `the openai npm client is not in ${clientDir} (tests/server/install-client.sh ${nodeDir} installs it)`;
+    if (process.env.CI === 'true') { console.error(`error: ${msg}`); process.exit(1); }
+    console.log(`skipped: ${msg}`);
+    process.exit(77);
+  }
+  return loadOpenAI();
+}
+
+/// The servers a test file starts, killed however it ends: at exit, on SIGINT/SIGTERM,
+/// and by a watchdog after `seconds` (which prints their last log lines) so that
+/// nothing hangs. Push every server started onto the array returned.
+export function guardServers(file, seconds) {
+  const servers = [];
+  process.on('exit', () => { for (const s of servers) s.proc.kill('SIGKILL'); });
+  setTimeout(() => {
+    console.error(`${file}: watchdog: still running after ${seconds} s; the servers' last words:`);
+    for (const s of servers) console.error(s.stderr().split('\n').slice(-8).join('\n'));
+    process.exit(1);
+  }, seconds * 1000).unref();
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1)); // (and the servers with it)
+  return servers;
 }
 
 /// Starts nibble-server with `args` (after -m MODEL --port 0) and resolves once it

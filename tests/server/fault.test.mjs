@@ -12,7 +12,7 @@ import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { startServer } from './common.mjs';
+import { startServer, guardServers } from './common.mjs';
 
 const PARALLEL = 2;
 // Slots of 4096 positions (-c; the model's own context is 512) so that a generation lasts
@@ -20,15 +20,8 @@ const PARALLEL = 2;
 const CTX = 4096;
 const LONG = 4000;
 
-const servers = [];
-process.on('exit', () => { for (const s of servers) s.proc.kill('SIGKILL'); });
 // (A sanitizer build of the server is much slower: the bounds leave it room.)
-setTimeout(() => {
-  console.error(`fault.test.mjs: watchdog: still running after 100 s; the servers' last words:`);
-  for (const s of servers) console.error(s.stderr().split('\n').slice(-8).join('\n'));
-  process.exit(1);
-}, 100000).unref();
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1)); // (and the servers with it)
+const servers = guardServers('fault.test.mjs', 100);
 
 const server = await startServer(['--parallel', String(PARALLEL), '-c', String(CTX), '--max-tokens', String(LONG)]);
 servers.push(server);

@@ -9,18 +9,11 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startServer } from './common.mjs';
+import { startServer, guardServers } from './common.mjs';
 
 const MAX_TOKENS = 64;
 const server = await startServer(['--parallel', '2', '--max-tokens', String(MAX_TOKENS)]);
-const servers = [server];
-process.on('exit', () => { for (const s of servers) s.proc.kill('SIGKILL'); });
-setTimeout(() => {
-  console.error(`hostile.test.mjs: watchdog: still running after 100 s; the servers' last words:`);
-  for (const s of servers) console.error(s.stderr().split('\n').slice(-8).join('\n'));
-  process.exit(1);
-}, 100000).unref();
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1)); // (and the servers with it)
+guardServers('hostile.test.mjs', 100).push(server);
 after(async () => {
   assert.equal(server.proc.exitCode, null, `nibble-server still running after the hostile requests:\n${server.stderr().slice(-4000)}`);
   assert.equal(await server.stop(), 0, `nibble-server exits 0 on SIGTERM:\n${server.stderr().slice(-4000)}`);

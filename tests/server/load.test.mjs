@@ -10,18 +10,9 @@
 // Exits 77 (skipped) where the client is not installed in NIBBLE_NODE, unless CI=true.
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { startServer, loadOpenAI, nodeDir, percentile } from './common.mjs';
+import { startServer, requireOpenAI, guardServers, percentile } from './common.mjs';
 
-const clientDir = path.resolve(nodeDir, 'node_modules', 'openai');
-if (!fs.existsSync(path.join(clientDir, 'package.json'))) {
-  const msg = `the openai npm client is not in ${clientDir} (tests/server/install-client.sh ${nodeDir} installs it)`;
-  if (process.env.CI === 'true') { console.error(`error: ${msg}`); process.exit(1); }
-  console.log(`skipped: ${msg}`);
-  process.exit(77);
-}
-const OpenAI = loadOpenAI();
+const OpenAI = requireOpenAI();
 
 const PARALLEL = 2;
 const QUEUE = 8;
@@ -31,20 +22,13 @@ const MAX_TOKENS = 24;
 const ATTEMPTS = 30; // tries of one request refused with 503 before it counts as failed
 const LOAD_DEADLINE_MS = 60000; // the concurrent phase
 
-const servers = [];
-process.on('exit', () => { for (const s of servers) s.proc.kill('SIGKILL'); });
+// Seconds on a release build; a sanitizer build is far slower, and the bounds leave it room.
+const servers = guardServers('load.test.mjs', 170);
 async function start(args) {
   const s = await startServer(args);
   servers.push(s);
   return s;
 }
-// Seconds on a release build; a sanitizer build is far slower, and the bounds leave it room.
-setTimeout(() => {
-  console.error(`load.test.mjs: watchdog: still running after 170 s; the servers' last words:`);
-  for (const s of servers) console.error(s.stderr().split('\n').slice(-8).join('\n'));
-  process.exit(1);
-}, 170000).unref();
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(1)); // (and the servers with it)
 
 const server = await start(['--parallel', String(PARALLEL), '--queue', String(QUEUE), '--queue-timeout', '20']);
 after(async () => {
