@@ -1,6 +1,7 @@
 #include "kernels/packed.hpp"
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
@@ -189,8 +190,10 @@ void move_panel_block(TensorType type, size_t R, size_t r, PlainBlock& p, std::b
 // R fp16 d, R fp16 dmin, the three 4-byte words of the packed scales (word w of every
 // row, then the next word), then 32 groups of 4R bytes: byte 4r + i of group 8c + g is
 // row r's qs[32c + 4g + i] (low nibble: element 64c + 4g + i; high: 32 elements later).
-template <bool ToPanel>
-void move_q4_K_block(size_t R, size_t r, BlockQ4_K& b, std::byte* panel_block) {
+// q5_K panels: the same, with 8 groups of 4R bytes between the scales and the nibbles:
+// byte 4r + i of group g is row r's qh[4g + i] (bit j: element 32j + 4g + i's fifth bit).
+template <bool ToPanel, class Block>
+void move_q45_K_block(size_t R, size_t r, Block& b, std::byte* panel_block) {
     auto copy = [](std::byte* panel, void* block, size_t n) {
         if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
     };
@@ -198,6 +201,10 @@ void move_q4_K_block(size_t R, size_t r, BlockQ4_K& b, std::byte* panel_block) {
     copy(panel_block + 2 * R + 2 * r, &b.dmin, 2);
     for (size_t w = 0; w < 3; ++w) copy(panel_block + 4 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
     std::byte* quants = panel_block + 16 * R;
+    if constexpr (std::is_same_v<Block, BlockQ5_K>) {
+        for (size_t group = 0; group < 8; ++group) copy(quants + group * 4 * R + 4 * r, b.qh + 4 * group, 4);
+        quants += 32 * R;
+    }
     for (size_t group = 0; group < 32; ++group) copy(quants + group * 4 * R + 4 * r, b.qs + 4 * group, 4);
 }
 
@@ -234,6 +241,17 @@ void move_k_row(size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* 
     }
 }
 
+bool is_packed_k_type(TensorType type) {
+    return type == TensorType::q4_K || type == TensorType::q5_K || type == TensorType::q6_K;
+}
+
+template <bool ToPanel>
+void move_k_row_as(TensorType type, size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* row) {
+    if (type == TensorType::q4_K) move_k_row<BlockQ4_K, ToPanel>(R, r, blocks, panel, row, move_q45_K_block<ToPanel, BlockQ4_K>);
+    else if (type == TensorType::q5_K) move_k_row<BlockQ5_K, ToPanel>(R, r, blocks, panel, row, move_q45_K_block<ToPanel, BlockQ5_K>);
+    else move_k_row<BlockQ6_K, ToPanel>(R, r, blocks, panel, row, move_q6_K_block<ToPanel>);
+}
+
 }  // namespace
 
 bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noexcept {
@@ -242,13 +260,11 @@ bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noex
 }
 
 void pack_panels(TensorType type, size_t R, const std::byte* src, size_t row_stride, size_t rows, size_t cols, std::byte* dst) {
-    if (type == TensorType::q4_K || type == TensorType::q6_K) {
-        const size_t blocks = cols / qk_k, row = row_bytes(type, cols);
+    if (is_packed_k_type(type)) {
+        const size_t row = row_bytes(type, cols);
         for (size_t r = 0; r < rows; ++r) {
-            std::byte* panel = dst + (r / R) * row * R;
             auto* from = const_cast<std::byte*>(src + r * row_stride);  // read only: ToPanel copies out of it
-            if (type == TensorType::q4_K) move_k_row<BlockQ4_K, true>(R, r, blocks, panel, from, move_q4_K_block<true>);
-            else move_k_row<BlockQ6_K, true>(R, r, blocks, panel, from, move_q6_K_block<true>);
+            move_k_row_as<true>(type, R, r, cols / qk_k, dst + (r / R) * row * R, from);
         }
         return;
     }
@@ -273,11 +289,9 @@ void pack_panels_in_place(TensorType type, size_t R, std::byte* data, size_t row
 }
 
 void unpack_panel_row(TensorType type, size_t R, const std::byte* packed, size_t row, size_t cols, std::byte* dst) {
-    if (type == TensorType::q4_K || type == TensorType::q6_K) {
-        const size_t blocks = cols / qk_k, bytes = row_bytes(type, cols);
-        auto* panel = const_cast<std::byte*>(packed + (row / R) * bytes * R);  // read only: !ToPanel copies out of it
-        if (type == TensorType::q4_K) move_k_row<BlockQ4_K, false>(R, row, blocks, panel, dst, move_q4_K_block<false>);
-        else move_k_row<BlockQ6_K, false>(R, row, blocks, panel, dst, move_q6_K_block<false>);
+    if (is_packed_k_type(type)) {
+        auto* panel = const_cast<std::byte*>(packed + (row / R) * row_bytes(type, cols) * R);  // read only: !ToPanel copies out of it
+        move_k_row_as<false>(type, R, row, cols / qk_k, panel, dst);
         return;
     }
     const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;

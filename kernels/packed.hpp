@@ -15,7 +15,11 @@
 // Per 256-element super-block of q4_K: R fp16 d, R fp16 dmin, the 12 bytes of packed
 // 6-bit scales as three 4-byte words (word 0 of every row, then word 1, word 2), then 32
 // groups of 4R bytes, byte 4r+i of group 8c+g being row r's qs[32c+4g+i] (its low nibble
-// element 64c+4g+i, its high nibble element 64c+32+4g+i).
+// element 64c+4g+i, its high nibble element 64c+32+4g+i). q5_K: the same, with 8 groups
+// of 4R bytes of fifth bits between the scales and the nibbles (byte 4r+i of group g is
+// row r's qh[4g+i]). q6_K: R fp16 d, the 16 int8 scales as four 4-byte words, then per
+// half n and g < 8 three groups of 4R bytes: row r's ql[64n+4g+i], ql[64n+32+4g+i] and
+// qh[32n+4g+i].
 #pragma once
 
 #include <cstddef>

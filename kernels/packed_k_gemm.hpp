@@ -1,18 +1,31 @@
-// Matrix x matrix (and x vector) over q4_K weights packed in panels (packed.hpp), written
-// once over the vector-ops struct V of packed_gemm.hpp: R rows in int32 lanes, T tokens.
-// Each super-block's 6-bit scales and minimums are unpacked for all R rows at once with
-// 32-bit lane operations on the three packed words; nibbles are split in registers and
-// meet each token's broadcast activation bytes; 16-bit pair sums of a sub-block (16
-// products of at most 15 * 127 each) are scaled in one multiply-add. The integer sums of
+// Matrix x matrix (and x vector) over q4_K, q5_K and q6_K weights packed in panels
+// (packed.hpp), written once over the vector-ops struct V of packed_gemm.hpp: R rows in
+// int32 lanes, T tokens. Each super-block's 6-bit scales and minimums are unpacked for all
+// R rows at once with 32-bit lane operations on the three packed words; nibbles are split
+// in registers and meet each token's broadcast activation bytes; 16-bit pair sums of a
+// sub-block (16 products of at most 15 * 127 each; 8 of 31 * 127 for q5_K) are scaled in
+// one multiply-add. The integer sums of
 // a super-block then take the float steps of ktile_gemm.hpp (scales' part and minimums'
 // part apart per pass), so results equal the file-layout kernels' bit for bit.
 #pragma once
+
+#include <utility>
 
 #include "kernels/blocks.hpp"
 #include "kernels/ktile_gemm.hpp"
 
 namespace nibble::kernels {
 namespace {
+
+// A byte-shuffle control that builds every 32-bit lane from bytes B0..B3 of the same lane
+// (-1: a zero byte); the same 16 bytes serve every 128-bit lane of a shuffle (lookup16).
+template <int B0, int B1, int B2, int B3>
+struct LaneBytes {
+    static constexpr int8_t at(int i, int b) { return static_cast<int8_t>(b < 0 ? -128 : 4 * i + b); }
+    alignas(16) static constexpr int8_t pattern[16] = {at(0, B0), at(0, B1), at(0, B2), at(0, B3), at(1, B0), at(1, B1),
+                                                       at(1, B2), at(1, B3), at(2, B0), at(2, B1), at(2, B2), at(2, B3),
+                                                       at(3, B0), at(3, B1), at(3, B2), at(3, B3)};
+};
 
 // Packed K-type panels unpacked, a pass of super-blocks at a time, into the tiled
 // kernel's decoded panels, which then meet every token (Unpack: one packed super-block
@@ -32,19 +45,25 @@ void through_tiled_panels(Unpack unpack, const std::byte* w, size_t w_stride, si
     }
 }
 
-template <class V>
-struct PackedQ4KGemm {
+// q4_K and q5_K panels (packed.hpp); q5_K's fifth bits, one group of 4R bytes per 4 k,
+// are shifted to bit 4 and OR-ed into the nibbles of every chunk.
+template <class V, TensorType Type>
+    requires(Type == TensorType::q4_K || Type == TensorType::q5_K)
+struct PackedQ45KGemm {
     static constexpr size_t R = V::rows;
-    static constexpr size_t block_bytes = sizeof(BlockQ4_K) * R;
-    // 3 x T accumulators plus the weights: three tokens fill AVX2's 16 registers.
-    static constexpr int max_tokens = R == 8 ? 3 : V::tokens;
+    static constexpr bool fifth = Type == TensorType::q5_K;
+    static constexpr size_t block_bytes = (fifth ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K)) * R;
+    static constexpr size_t quants_offset = (fifth ? 48 : 16) * R;  // after d, dmin, scales (and q5_K's fifth bits)
+    // 3 x T accumulators plus the weights: three tokens fill AVX2's 16 registers (two
+    // with q5_K's fifth bits).
+    static constexpr int max_tokens = R == 8 ? (fifth ? 2 : 3) : V::tokens;
     static constexpr size_t prefetch_distance = 2048;
 
-    // Byte k of every lane as a 16-bit value in both halves of the lane (for madd16).
+    // Byte k of every lane as a 16-bit value in both halves of the lane (for madd16): one
+    // byte shuffle, where shifts and masks took four operations.
     template <int K>
     static typename V::I byte_pairs(typename V::I v) {
-        const typename V::I x = V::and_(V::template shift_right32<8 * K>(v), V::set1(0xff));
-        return V::or_(x, V::template shift_left<16>(x));
+        return V::lookup16(v, V::grid16(LaneBytes<K, -1, K, -1>::pattern));
     }
 
     // The scales (first) and minimums of sub-blocks 4h .. 4h+3, byte j of each lane.
@@ -63,23 +82,48 @@ struct PackedQ4KGemm {
         if constexpr (K < 4) return byte_pairs<K>(lo); else return byte_pairs<K - 4>(hi);
     }
 
-    template <int C, int T>
-    static void chunk(const std::byte* quants, const int8_t* const* q8, typename V::I sc_lo, typename V::I sc_hi,
-                      typename V::I* isum) {
-        typename V::I first[T], second[T];
-        for (int t = 0; t < T; ++t) first[t] = second[t] = V::zero();
-        for (size_t g = 0; g < 8; ++g) {
-            const typename V::I w = V::load(quants + (8 * C + g) * 4 * R);
-            const typename V::I low = V::low_nibbles(w), high = V::high_nibbles(w);
-            for (int t = 0; t < T; ++t) {
-                first[t] = V::add16(first[t], V::pair_products(low, V::broadcast4(q8[t] + 64 * C + 4 * g)));
-                second[t] = V::add16(second[t], V::pair_products(high, V::broadcast4(q8[t] + 64 * C + 32 + 4 * g)));
-                V::keep_in_register(first[t]);
-                V::keep_in_register(second[t]);
-            }
+    // Bit B of every byte of v moved to bit 4, the rest cleared.
+    template <int B>
+    static typename V::I bit_to_4(typename V::I v) {
+        if constexpr (B < 4) return V::and_(V::template shift_left<4 - B>(v), V::set1(0x10101010));
+        else return V::and_(V::template shift_right32<B - 4>(v), V::set1(0x10101010));
+    }
+
+    // Group g of chunk C as its low-nibble and high-nibble elements, q5_K's fifth bits in.
+    template <int C>
+    static void group_weights(const std::byte* block, size_t g, typename V::I& low, typename V::I& high) {
+        const typename V::I w = V::load(block + quants_offset + (8 * C + g) * 4 * R);
+        low = V::low_nibbles(w);
+        high = V::high_nibbles(w);
+        if constexpr (fifth) {
+            const typename V::I bits = V::load(block + 16 * R + g * 4 * R);
+            low = V::or_(low, bit_to_4<2 * C>(bits));
+            high = V::or_(high, bit_to_4<2 * C + 1>(bits));
         }
+    }
+
+    // 16-bit pair sums of 8 groups fit for nibbles (8 * 2 * 15 * 127), of 4 for q5_K.
+    static constexpr size_t groups_per_widen = fifth ? 4 : 8;
+
+    template <int C, int T>
+    static void chunk(const std::byte* block, const int8_t* const* q8, typename V::I sc_lo, typename V::I sc_hi,
+                      typename V::I* isum) {
         const typename V::I s0 = pick<2 * C>(sc_lo, sc_hi), s1 = pick<2 * C + 1>(sc_lo, sc_hi);
-        for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::add(V::madd16(first[t], s0), V::madd16(second[t], s1)));
+        for (size_t g0 = 0; g0 < 8; g0 += groups_per_widen) {
+            typename V::I first[T], second[T];
+            for (int t = 0; t < T; ++t) first[t] = second[t] = V::zero();
+            for (size_t g = g0; g < g0 + groups_per_widen; ++g) {
+                typename V::I low, high;
+                group_weights<C>(block, g, low, high);
+                for (int t = 0; t < T; ++t) {
+                    first[t] = V::add16(first[t], V::pair_products(low, V::broadcast4(q8[t] + 64 * C + 4 * g)));
+                    second[t] = V::add16(second[t], V::pair_products(high, V::broadcast4(q8[t] + 64 * C + 32 + 4 * g)));
+                    V::keep_in_register(first[t]);
+                    V::keep_in_register(second[t]);
+                }
+            }
+            for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::add(V::madd16(first[t], s0), V::madd16(second[t], s1)));
+        }
     }
 
     template <int J, int T>
@@ -112,11 +156,10 @@ struct PackedQ4KGemm {
                 typename V::I sc_lo, sc_hi, mn_lo, mn_hi, isum[T], imin[T];
                 scales_and_mins(block, sc_lo, sc_hi, mn_lo, mn_hi);
                 for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
-                const std::byte* quants = block + 16 * R;
-                chunk<0, T>(quants, q8, sc_lo, sc_hi, isum);
-                chunk<1, T>(quants, q8, sc_lo, sc_hi, isum);
-                chunk<2, T>(quants, q8, sc_lo, sc_hi, isum);
-                chunk<3, T>(quants, q8, sc_lo, sc_hi, isum);
+                chunk<0, T>(block, q8, sc_lo, sc_hi, isum);
+                chunk<1, T>(block, q8, sc_lo, sc_hi, isum);
+                chunk<2, T>(block, q8, sc_lo, sc_hi, isum);
+                chunk<3, T>(block, q8, sc_lo, sc_hi, isum);
                 min_part<0, T>(mn_lo, mn_hi, acts, b, imin);
                 const typename V::F d = V::load_half(block), dmin = V::load_half(block + 2 * R);
                 for (int t = 0; t < T; ++t) {
@@ -137,19 +180,25 @@ struct PackedQ4KGemm {
         }
     }
 
-    using Tiled = KTileGemm<V, TensorType::q4_K>;
+    using Tiled = KTileGemm<V, Type>;
 
-    // One packed super-block as the tiled kernel's decoded panel: nibbles split into bytes,
+    template <int C>
+    static void unpack_chunk(const std::byte* block, typename Tiled::Panel& p) {
+        for (size_t g = 0; g < 8; ++g) {
+            typename V::I low, high;
+            group_weights<C>(block, g, low, high);
+            V::store(p.q + (16 * C + g) * 4 * R, low);
+            V::store(p.q + (16 * C + 8 + g) * 4 * R, high);
+        }
+    }
+
+    // One packed super-block as the tiled kernel's decoded panel: quants split into bytes,
     // scales and minimums widened to their 16-bit pairs.
     static void unpack(const std::byte* block, typename Tiled::Panel& p) {
-        const std::byte* quants = block + 16 * R;
-        for (size_t c = 0; c < 4; ++c) {
-            for (size_t g = 0; g < 8; ++g) {
-                const typename V::I w = V::load(quants + (8 * c + g) * 4 * R);
-                V::store(p.q + (16 * c + g) * 4 * R, V::low_nibbles(w));
-                V::store(p.q + (16 * c + 8 + g) * 4 * R, V::high_nibbles(w));
-            }
-        }
+        unpack_chunk<0>(block, p);
+        unpack_chunk<1>(block, p);
+        unpack_chunk<2>(block, p);
+        unpack_chunk<3>(block, p);
         typename V::I sc_lo, sc_hi, mn_lo, mn_hi;
         scales_and_mins(block, sc_lo, sc_hi, mn_lo, mn_hi);
         const typename V::I sc[8] = {pick<0>(sc_lo, sc_hi), pick<1>(sc_lo, sc_hi), pick<2>(sc_lo, sc_hi), pick<3>(sc_lo, sc_hi),
@@ -165,7 +214,7 @@ struct PackedQ4KGemm {
         V::store_f(p.dmin, V::load_half(block + 2 * R));
     }
 
-    /// MulRows over packed q4_K: w is the first panel, panels w_stride bytes apart, rows a multiple of R.
+    /// MulRows over packed q4_K / q5_K: w is the first panel, panels w_stride bytes apart, rows a multiple of R.
     static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
                     size_t cols, float* y, size_t y_stride) {
         const size_t blocks = cols / qk_k;
@@ -197,19 +246,21 @@ struct PackedQ6KGemm {
     using Tiled = KTileGemm<V, TensorType::q6_K>;
     using I = typename V::I;
 
-    // Scale s (0..15) of every row, sign-extended into both 16-bit halves.
-    static I scale_of(const I* words, int s) {
-        const I v = words[s / 4];
-        I x;
-        switch (s % 4) {  // byte s % 4 to the top, then back down with the sign
-            case 0: x = V::template shift_right_arith32<24>(V::template shift_left<24>(v)); break;
-            case 1: x = V::template shift_right_arith32<24>(V::template shift_left<16>(v)); break;
-            case 2: x = V::template shift_right_arith32<24>(V::template shift_left<8>(v)); break;
-            default: x = V::template shift_right_arith32<24>(v); break;
-        }
-        return x;
+    // Signed bytes Lo and Hi of every lane, sign-extended into its low and high 16-bit
+    // halves: each shuffled into the top byte of its half, then shifted down with the sign.
+    template <int Lo, int Hi>
+    static I signed_pair(I word) {
+        return V::template shift_right_arith16<8>(V::lookup16(word, V::grid16(LaneBytes<-1, Lo, -1, Hi>::pattern)));
     }
-    static I pair(I lo, I hi) { return V::or_(V::and_(lo, V::set1(0xffff)), V::template shift_left<16>(hi)); }
+    // Scale S (0..15) of every row in both halves; scales 2j and 2j + 1 as one pair.
+    template <int S>
+    static I scale_pair(const I* words) { return signed_pair<S % 4, S % 4>(words[S / 4]); }
+    template <int J>
+    static I offset_pair(const I* words) { return signed_pair<(2 * J) % 4, (2 * J) % 4 + 1>(words[J / 2]); }
+    template <int... S>
+    static void scale_pairs(const I* words, I* scales, std::integer_sequence<int, S...>) { ((scales[S] = scale_pair<S>(words)), ...); }
+    template <int... J>
+    static void offset_pairs(const I* words, I* offsets, std::integer_sequence<int, J...>) { ((offsets[J] = offset_pair<J>(words)), ...); }
 
     // The four quant vectors of group g of half n: elements 128n + 32k + 4g + i in u[k].
     static void quants(const std::byte* group, I* u) {
@@ -238,11 +289,8 @@ struct PackedQ6KGemm {
                 // registers they would push out the sums.
                 I words[4], scales[16], offsets[8];
                 for (int w = 0; w < 4; ++w) words[w] = V::load(block + 2 * R + static_cast<size_t>(w) * 4 * R);
-                for (int k = 0; k < 16; ++k) {
-                    const I x = scale_of(words, k);
-                    scales[k] = pair(x, x);
-                }
-                for (int j = 0; j < 8; ++j) offsets[j] = pair(scale_of(words, 2 * j), scale_of(words, 2 * j + 1));
+                scale_pairs(words, scales, std::make_integer_sequence<int, 16>{});
+                offset_pairs(words, offsets, std::make_integer_sequence<int, 8>{});
                 I isum[T], imin[T];
                 for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
                 const std::byte* groups = block + 18 * R;
@@ -297,14 +345,12 @@ struct PackedQ6KGemm {
         }
         I words[4];
         for (int w = 0; w < 4; ++w) words[w] = V::load(block + 2 * R + static_cast<size_t>(w) * 4 * R);
-        for (int s = 0; s < 16; ++s) {
-            const I x = scale_of(words, s);
-            V::store(reinterpret_cast<uint8_t*>(p.scale + static_cast<size_t>(s) * R), pair(x, x));
-        }
-        for (int j = 0; j < 8; ++j) {
-            const I lo = V::template shift_left<5>(scale_of(words, 2 * j)), hi = V::template shift_left<5>(scale_of(words, 2 * j + 1));
-            V::store(reinterpret_cast<uint8_t*>(p.min + static_cast<size_t>(j) * R), pair(lo, hi));
-        }
+        I scales[16], offsets[8];
+        scale_pairs(words, scales, std::make_integer_sequence<int, 16>{});
+        offset_pairs(words, offsets, std::make_integer_sequence<int, 8>{});
+        for (size_t s = 0; s < 16; ++s) V::store(reinterpret_cast<uint8_t*>(p.scale + s * R), scales[s]);
+        // 32 * scale in both halves: |32 * scale| <= 4096 stays within 16 bits
+        for (size_t j = 0; j < 8; ++j) V::store(reinterpret_cast<uint8_t*>(p.min + j * R), V::template shift_left16<5>(offsets[j]));
         V::store_f(p.d, V::load_half(block));
         V::store_f(p.dmin, V::load_half(block));
     }

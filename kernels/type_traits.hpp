@@ -41,7 +41,7 @@ inline constexpr std::array<TypeTraits, 32> type_traits{{
     {10, "q2_K", 256, 84, AF::q8_K, false, &KernelTable::q2_K},
     {11, "q3_K", 256, 110, AF::q8_K, false, &KernelTable::q3_K},
     {12, "q4_K", 256, 144, AF::q8_K, true, &KernelTable::q4_K},
-    {13, "q5_K", 256, 176, AF::q8_K, false, &KernelTable::q5_K},
+    {13, "q5_K", 256, 176, AF::q8_K, true, &KernelTable::q5_K},
     {14, "q6_K", 256, 210, AF::q8_K, true, &KernelTable::q6_K},
     {16, "iq2_xxs", 256, 66, std::nullopt},
     {17, "iq2_xs", 256, 74, std::nullopt},

@@ -217,6 +217,10 @@ struct Avx2Vec {
     static I widen_pairs(I v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
     template <int Bits>
     static I shift_right_arith32(I v) { return _mm256_srai_epi32(v, Bits); }
+    template <int Bits>
+    static I shift_right_arith16(I v) { return _mm256_srai_epi16(v, Bits); }
+    template <int Bits>
+    static I shift_left16(I v) { return _mm256_slli_epi16(v, Bits); }
     static I grid16(const int8_t* values) {
         return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(values)));
     }
@@ -281,8 +285,10 @@ constexpr KernelTable avx2_table{
     .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>, PackedGemm<Avx2Vec, TensorType::q8_0>::mul},
     .q2_K = {dot_k<TensorType::q2_K>, KTileGemm<Avx2Vec, TensorType::q2_K, dot_k<TensorType::q2_K>>::mul},
     .q3_K = {dot_k<TensorType::q3_K>, KTileGemm<Avx2Vec, TensorType::q3_K, dot_k<TensorType::q3_K>>::mul},
-    .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<Avx2Vec, TensorType::q4_K, dot_k<TensorType::q4_K>>::mul, PackedQ4KGemm<Avx2Vec>::mul},
-    .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<Avx2Vec, TensorType::q5_K, dot_k<TensorType::q5_K>>::mul},
+    .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<Avx2Vec, TensorType::q4_K, dot_k<TensorType::q4_K>>::mul,
+             PackedQ45KGemm<Avx2Vec, TensorType::q4_K>::mul},
+    .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<Avx2Vec, TensorType::q5_K, dot_k<TensorType::q5_K>>::mul,
+             PackedQ45KGemm<Avx2Vec, TensorType::q5_K>::mul},
     .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<Avx2Vec, TensorType::q6_K, dot_k<TensorType::q6_K>>::mul, PackedQ6KGemm<Avx2Vec>::mul},
     .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>, PackedGemm<Avx2Vec, TensorType::iq4_nl>::mul},
     .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},

@@ -185,11 +185,6 @@ template <TensorType Type>
 [[gnu::always_inline]] inline void row_quants(const void* row, size_t b, __m256i u[8]) {
     const auto load = [](const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
     const __m256i nibble = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
-    // bytes of v with `bit` set -> `value`, others 0
-    const auto bit_as = [](__m256i v, int bit, int value) {
-        const __m256i m = _mm256_set1_epi8(static_cast<char>(bit));
-        return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, m), m), _mm256_set1_epi8(static_cast<char>(value)));
-    };
     if constexpr (Type == TensorType::q4_K || Type == TensorType::q5_K) {
         using Block = std::conditional_t<Type == TensorType::q4_K, BlockQ4_K, BlockQ5_K>;
         const Block& w = static_cast<const Block*>(row)[b];
@@ -212,10 +207,19 @@ template <TensorType Type>
         const Block& w = static_cast<const Block*>(row)[b];
         for (int h = 0; h < 2; ++h) {
             const __m256i q = load(w.qs + 32 * h);
-            for (int j = 0; j < 4; ++j) {
-                u[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three);
-                if constexpr (Type == TensorType::q3_K) u[4 * h + j] = _mm256_or_si256(u[4 * h + j], bit_as(load(w.hmask), 1 << (4 * h + j), 4));
-            }
+            for (int j = 0; j < 4; ++j) u[4 * h + j] = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three);
+        }
+        if constexpr (Type == TensorType::q3_K) {
+            // hmask bit p (vector p) moved to bit 2 of its byte: +4
+            const __m256i hmask = load(w.hmask), four = _mm256_set1_epi8(4);
+            u[0] = _mm256_or_si256(u[0], _mm256_and_si256(_mm256_slli_epi16(hmask, 2), four));
+            u[1] = _mm256_or_si256(u[1], _mm256_and_si256(_mm256_slli_epi16(hmask, 1), four));
+            u[2] = _mm256_or_si256(u[2], _mm256_and_si256(hmask, four));
+            u[3] = _mm256_or_si256(u[3], _mm256_and_si256(_mm256_srli_epi16(hmask, 1), four));
+            u[4] = _mm256_or_si256(u[4], _mm256_and_si256(_mm256_srli_epi16(hmask, 2), four));
+            u[5] = _mm256_or_si256(u[5], _mm256_and_si256(_mm256_srli_epi16(hmask, 3), four));
+            u[6] = _mm256_or_si256(u[6], _mm256_and_si256(_mm256_srli_epi16(hmask, 4), four));
+            u[7] = _mm256_or_si256(u[7], _mm256_and_si256(_mm256_srli_epi16(hmask, 5), four));
         }
     }
 }
@@ -227,24 +231,8 @@ inline int32_t hsum_i32x4(__m128i v) {
 
 // The integer sums of one super-block against q8_K: isum multiplies d * da, imin (the
 // minimums' part, or the offset's) dmin * da, or d * da for the types with an offset.
-// q2_K and q3_K through the common decoding of their scales.
 template <TensorType Type>
-void k_block_sums(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin) {
-    DecodedSuperBlock s;
-    decode_k_block(Type, row, b, s, false);
-    imin = 0;
-    for (int g = 0; g < 16; ++g) imin += (k_has_min(Type) ? s.min[g] : k_offset(Type) * s.scale[g]) * a.bsums[g];
-    __m256i u[8];
-    row_quants<Type>(row, b, u);
-    __m256i acc = _mm256_setzero_si256();
-    for (int i = 0; i < 8; ++i) {
-        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs + 32 * i));
-        acc = _mm256_add_epi32(acc, scale_pairs(_mm256_maddubs_epi16(u[i], y), s.scale[2 * i], s.scale[2 * i + 1]));
-    }
-    isum = hsum_i32(acc);
-    d = s.d;
-    dmin = s.dmin;
-}
+void k_block_sums(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin);
 
 // q4_K and q5_K: the eight 6-bit scales and minimums unpacked with 32-bit word operations
 // (k_scale_min's formula four bytes at a time), the minimums' part as one multiply-add
@@ -288,16 +276,45 @@ void k_block_sums<TensorType::q5_K>(const void* row, size_t b, const BlockQ8_K& 
     k_block_sums_45<TensorType::q5_K>(row, b, a, isum, imin, d, dmin);
 }
 
-// q6_K: the 16 int8 scales widened once; the offset's part (32 * scale * bsum) as one
-// multiply-add; vector i's two scales (groups 2i, 2i + 1) picked into the two lanes.
-template <>
-void k_block_sums<TensorType::q6_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d,
-                                    float& dmin) {
-    const BlockQ6_K& w = static_cast<const BlockQ6_K*>(row)[b];
-    const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
-    imin = 32 * hsum_i32(_mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums))));
+// q2_K, q3_K and q6_K: the 16 scales (one per 16 weights) widened once to 16 bits; the
+// minimums' part (q2_K) or the offset's (offset * scale * bsum) as one multiply-add
+// against the 16 bsums; vector i's two scales (groups 2i, 2i + 1) picked into its lanes.
+template <TensorType Type>
+    requires(Type == TensorType::q2_K || Type == TensorType::q3_K || Type == TensorType::q6_K)
+void k_block_sums_16(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin) {
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
+    __m256i scales16;
+    if constexpr (Type == TensorType::q2_K) {
+        const BlockQ2_K& w = static_cast<const BlockQ2_K*>(row)[b];
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)), low4 = _mm_set1_epi8(0x0f);
+        scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, low4));
+        const __m256i mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), low4));
+        imin = hsum_i32(_mm256_madd_epi16(mins16, bsums));
+        d = half(w.d);
+        dmin = half(w.dmin);
+    } else if constexpr (Type == TensorType::q3_K) {
+        // q3_k_scales four bytes at a time: low nibbles from words 0-1, top bits from word 2
+        const BlockQ3_K& w = static_cast<const BlockQ3_K*>(row)[b];
+        uint32_t aux[3];
+        std::memcpy(aux, w.scales, 12);
+        const uint32_t low4 = 0x0f0f0f0f, two = 0x03030303;
+        const __m128i scales8 = _mm_setr_epi32(static_cast<int>((aux[0] & low4) | (aux[2] & two) << 4),
+                                               static_cast<int>((aux[1] & low4) | (aux[2] >> 2 & two) << 4),
+                                               static_cast<int>((aux[0] >> 4 & low4) | (aux[2] >> 4 & two) << 4),
+                                               static_cast<int>((aux[1] >> 4 & low4) | (aux[2] >> 6 & two) << 4));
+        scales16 = _mm256_sub_epi16(_mm256_cvtepu8_epi16(scales8), _mm256_set1_epi16(32));
+        imin = 4 * hsum_i32(_mm256_madd_epi16(scales16, bsums));
+        d = half(w.d);
+        dmin = 0;
+    } else {
+        const BlockQ6_K& w = static_cast<const BlockQ6_K*>(row)[b];
+        scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
+        imin = 32 * hsum_i32(_mm256_madd_epi16(scales16, bsums));
+        d = half(w.d);
+        dmin = 0;
+    }
     __m256i u[8];
-    row_quants<TensorType::q6_K>(row, b, u);
+    row_quants<Type>(row, b, u);
     __m256i acc = _mm256_setzero_si256();
     // The lane selector must be a constant expression (clang, and GCC at -O0).
     const __m256i halves[2] = {_mm256_permute2x128_si256(scales16, scales16, 0x00),
@@ -313,8 +330,18 @@ void k_block_sums<TensorType::q6_K>(const void* row, size_t b, const BlockQ8_K& 
         }
     }
     isum = hsum_i32(acc);
-    d = half(w.d);
-    dmin = 0;
+}
+template <>
+void k_block_sums<TensorType::q2_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin) {
+    k_block_sums_16<TensorType::q2_K>(row, b, a, isum, imin, d, dmin);
+}
+template <>
+void k_block_sums<TensorType::q3_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin) {
+    k_block_sums_16<TensorType::q3_K>(row, b, a, isum, imin, d, dmin);
+}
+template <>
+void k_block_sums<TensorType::q6_K>(const void* row, size_t b, const BlockQ8_K& a, int32_t& isum, int32_t& imin, float& d, float& dmin) {
+    k_block_sums_16<TensorType::q6_K>(row, b, a, isum, imin, d, dmin);
 }
 
 // Eight rows' quants of super-block b in the tiled kernel's panel order: group k (32

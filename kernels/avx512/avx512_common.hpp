@@ -61,6 +61,10 @@ struct Avx512Vec {
     static I widen_pairs(I v) { return _mm512_madd_epi16(v, _mm512_set1_epi16(1)); }
     template <int Bits>
     static I shift_right_arith32(I v) { return _mm512_srai_epi32(v, Bits); }
+    template <int Bits>
+    static I shift_right_arith16(I v) { return _mm512_srai_epi16(v, Bits); }
+    template <int Bits>
+    static I shift_left16(I v) { return _mm512_slli_epi16(v, Bits); }
     static I grid16(const int8_t* values) {
         return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(values)));
     }
@@ -119,8 +123,9 @@ KernelTable make_avx512_table(const char* name) {
     t.q2_K.mul = KTileGemm<V, TensorType::q2_K, avx2_rows::dot_q2_K>::mul;
     t.q3_K.mul = KTileGemm<V, TensorType::q3_K, avx2_rows::dot_q3_K>::mul;
     t.q4_K.mul = KTileGemm<V, TensorType::q4_K, avx2_rows::dot_q4_K>::mul;
-    t.q4_K.mul_packed = PackedQ4KGemm<V>::mul;
+    t.q4_K.mul_packed = PackedQ45KGemm<V, TensorType::q4_K>::mul;
     t.q5_K.mul = KTileGemm<V, TensorType::q5_K, avx2_rows::dot_q5_K>::mul;
+    t.q5_K.mul_packed = PackedQ45KGemm<V, TensorType::q5_K>::mul;
     t.q6_K.mul = KTileGemm<V, TensorType::q6_K, avx2_rows::dot_q6_K>::mul;
     t.q6_K.mul_packed = PackedQ6KGemm<V>::mul;
     t.ops = &avx512_float_ops;

@@ -71,9 +71,12 @@ struct NeonVec {
     }
     static I add16(I a, I b) { return vreinterpretq_s32_s16(vaddq_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b))); }
     static I widen_pairs(I v) { return vpaddlq_s16(vreinterpretq_s16_s32(v)); }
-    // Lane r: the sum of its two 16-bit halves of a times those of b.
     template <int Bits>
     static I shift_right_arith32(I v) { return vshrq_n_s32(v, Bits); }
+    template <int Bits>
+    static I shift_right_arith16(I v) { return vreinterpretq_s32_s16(vshrq_n_s16(vreinterpretq_s16_s32(v), Bits)); }
+    template <int Bits>
+    static I shift_left16(I v) { return vreinterpretq_s32_s16(vshlq_n_s16(vreinterpretq_s16_s32(v), Bits)); }
     static I grid16(const int8_t* values) { return vreinterpretq_s32_s8(vld1q_s8(values)); }
     static I lookup16(I table, I index) { return vreinterpretq_s32_s8(vqtbl1q_s8(bytes(table), ubytes(index))); }
     static I and_(I a, I b) { return vandq_s32(a, b); }
@@ -82,6 +85,7 @@ struct NeonVec {
     static I shift_right32(I v) {
         if constexpr (Bits == 0) return v; else return vreinterpretq_s32_u32(vshrq_n_u32(vreinterpretq_u32_s32(v), Bits));
     }
+    // Lane r: the sum of its two 16-bit halves of a times those of b.
     static I madd16(I a, I b) {
         const int16x8_t x = vreinterpretq_s16_s32(a), y = vreinterpretq_s16_s32(b);
         return vpaddq_s32(vmull_s16(vget_low_s16(x), vget_low_s16(y)), vmull_high_s16(x, y));
@@ -346,8 +350,8 @@ struct NeonKernels {
             .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>, PackedGemm<V, TensorType::q8_0>::mul},
             .q2_K = k_entry<TensorType::q2_K>(),
             .q3_K = k_entry<TensorType::q3_K>(),
-            .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<V, TensorType::q4_K>::mul, PackedQ4KGemm<V>::mul},
-            .q5_K = k_entry<TensorType::q5_K>(),
+            .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<V, TensorType::q4_K>::mul, PackedQ45KGemm<V, TensorType::q4_K>::mul},
+            .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<V, TensorType::q5_K>::mul, PackedQ45KGemm<V, TensorType::q5_K>::mul},
             .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<V, TensorType::q6_K>::mul, PackedQ6KGemm<V>::mul},
             .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>, PackedGemm<V, TensorType::iq4_nl>::mul},
             .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
