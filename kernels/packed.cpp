@@ -230,6 +230,30 @@ void move_q6_K_block(size_t R, size_t r, BlockQ6_K& b, std::byte* panel_block) {
     }
 }
 
+// q2_K panels, per super-block of R rows (84 bytes per row): R fp16 d, R fp16 dmin, the
+// 16 scale bytes as four 4-byte words, then 16 groups of 4R bytes: group 8n + g holds
+// row r's qs[32n + 4g + i] at byte 4r + i.
+// q3_K panels (110 bytes per row): R fp16 d, the 12 packed scale bytes as three words,
+// 8 groups of 4R bytes of hmask (group g: hmask[4g + i]), then qs as for q2_K.
+template <bool ToPanel, class Block>
+void move_q23_K_block(size_t R, size_t r, Block& b, std::byte* panel_block) {
+    auto copy = [](std::byte* panel, void* block, size_t n) {
+        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
+    };
+    copy(panel_block + 2 * r, &b.d, 2);
+    std::byte* qs = nullptr;
+    if constexpr (std::is_same_v<Block, BlockQ2_K>) {
+        copy(panel_block + 2 * R + 2 * r, &b.dmin, 2);
+        for (size_t w = 0; w < 4; ++w) copy(panel_block + 4 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
+        qs = panel_block + 20 * R;
+    } else {
+        for (size_t w = 0; w < 3; ++w) copy(panel_block + 2 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
+        for (size_t g = 0; g < 8; ++g) copy(panel_block + 14 * R + g * 4 * R + 4 * r, b.hmask + 4 * g, 4);
+        qs = panel_block + 46 * R;
+    }
+    for (size_t group = 0; group < 16; ++group) copy(qs + group * 4 * R + 4 * r, b.qs + 4 * group, 4);
+}
+
 // Moves every super-block of row r between the file layout and its panel.
 template <class Block, bool ToPanel, class Move>
 void move_k_row(size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* row, Move move) {
@@ -242,12 +266,15 @@ void move_k_row(size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* 
 }
 
 bool is_packed_k_type(TensorType type) {
-    return type == TensorType::q4_K || type == TensorType::q5_K || type == TensorType::q6_K;
+    return type == TensorType::q2_K || type == TensorType::q3_K || type == TensorType::q4_K || type == TensorType::q5_K ||
+           type == TensorType::q6_K;
 }
 
 template <bool ToPanel>
 void move_k_row_as(TensorType type, size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* row) {
-    if (type == TensorType::q4_K) move_k_row<BlockQ4_K, ToPanel>(R, r, blocks, panel, row, move_q45_K_block<ToPanel, BlockQ4_K>);
+    if (type == TensorType::q2_K) move_k_row<BlockQ2_K, ToPanel>(R, r, blocks, panel, row, move_q23_K_block<ToPanel, BlockQ2_K>);
+    else if (type == TensorType::q3_K) move_k_row<BlockQ3_K, ToPanel>(R, r, blocks, panel, row, move_q23_K_block<ToPanel, BlockQ3_K>);
+    else if (type == TensorType::q4_K) move_k_row<BlockQ4_K, ToPanel>(R, r, blocks, panel, row, move_q45_K_block<ToPanel, BlockQ4_K>);
     else if (type == TensorType::q5_K) move_k_row<BlockQ5_K, ToPanel>(R, r, blocks, panel, row, move_q45_K_block<ToPanel, BlockQ5_K>);
     else move_k_row<BlockQ6_K, ToPanel>(R, r, blocks, panel, row, move_q6_K_block<ToPanel>);
 }

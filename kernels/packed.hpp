@@ -17,7 +17,9 @@
 // groups of 4R bytes, byte 4r+i of group 8c+g being row r's qs[32c+4g+i] (its low nibble
 // element 64c+4g+i, its high nibble element 64c+32+4g+i). q5_K: the same, with 8 groups
 // of 4R bytes of fifth bits between the scales and the nibbles (byte 4r+i of group g is
-// row r's qh[4g+i]). q6_K: R fp16 d, the 16 int8 scales as four 4-byte words, then per
+// row r's qh[4g+i]). q2_K: R fp16 d, R fp16 dmin, the 16 scale bytes as four words, then
+// 16 groups of 4R bytes (group 8n+g: row r's qs[32n+4g+i]). q3_K: R fp16 d, the 12 scale
+// bytes as three words, 8 groups of hmask (group g: hmask[4g+i]), then qs as q2_K. q6_K: R fp16 d, the 16 int8 scales as four 4-byte words, then per
 // half n and g < 8 three groups of 4R bytes: row r's ql[64n+4g+i], ql[64n+32+4g+i] and
 // qh[32n+4g+i].
 #pragma once

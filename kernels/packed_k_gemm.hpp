@@ -1,4 +1,4 @@
-// Matrix x matrix (and x vector) over q4_K, q5_K and q6_K weights packed in panels
+// Matrix x matrix (and x vector) over the K types' weights packed in panels
 // (packed.hpp), written once over the vector-ops struct V of packed_gemm.hpp: R rows in
 // int32 lanes, T tokens. Each super-block's 6-bit scales and minimums are unpacked for all
 // R rows at once with 32-bit lane operations on the three packed words; nibbles are split
@@ -9,6 +9,7 @@
 // part apart per pass), so results equal the file-layout kernels' bit for bit.
 #pragma once
 
+#include <type_traits>
 #include <utility>
 
 #include "kernels/blocks.hpp"
@@ -233,44 +234,137 @@ struct PackedQ45KGemm {
     }
 };
 
-// q6_K panels: per group of 4 k the low bits of two ql groups and the qh group give four
-// vectors of quants (0..63) in registers; 16-bit pair sums of 8 weights (4 products of at
-// most 63 * 127) are scaled by the int8 scales, widened to 16-bit pairs with lane shifts.
-// The offset's part (32 * scale * bsum) is the "minimums'" part, with d for dmin.
-template <class V>
-struct PackedQ6KGemm {
+// q2_K, q3_K and q6_K panels (packed.hpp): 16 scales a super-block, one per 16 weights.
+// Per group g of half n (4 bytes of every row: elements 128n + 32k + 4g + i for k < 4)
+// the quants' bit planes give four vectors of unsigned quants in registers; 16-bit pair
+// sums of 8 weights (4 products of at most 63 * 127) are scaled by the scales, widened
+// into 16-bit pairs by a byte shuffle. The minimums' part (q2_K: 4-bit minimums times
+// dmin) or the offset's (offset * scale * bsum, with d) is one multiply-add per 32 weights.
+template <class V, TensorType Type>
+    requires(Type == TensorType::q2_K || Type == TensorType::q3_K || Type == TensorType::q6_K)
+struct PackedQ236KGemm {
     static constexpr size_t R = V::rows;
-    static constexpr size_t block_bytes = sizeof(BlockQ6_K) * R;
+    using Block = std::conditional_t<Type == TensorType::q2_K, BlockQ2_K, std::conditional_t<Type == TensorType::q3_K, BlockQ3_K, BlockQ6_K>>;
+    static constexpr size_t block_bytes = sizeof(Block) * R;
     static constexpr int max_tokens = 2;
     static constexpr size_t prefetch_distance = 2048;
-    using Tiled = KTileGemm<V, TensorType::q6_K>;
+    using Tiled = KTileGemm<V, Type>;
     using I = typename V::I;
+    // Where the parts of a panel's super-block start (packed.hpp).
+    static constexpr size_t scales_offset = (Type == TensorType::q2_K ? 4 : 2) * R;
+    static constexpr size_t groups_offset = Type == TensorType::q2_K ? 20 * R : Type == TensorType::q3_K ? 46 * R : 18 * R;
+    static constexpr size_t group_bytes = (Type == TensorType::q6_K ? 12 : 4) * R;
+    static constexpr size_t hmask_offset = 14 * R;  // q3_K
+    // log2 of the offset the quants carry (q3_K: 4, q6_K: 32); q2_K has minimums instead.
+    static constexpr int offset_bits = Type == TensorType::q3_K ? 2 : Type == TensorType::q6_K ? 5 : 0;
 
-    // Signed bytes Lo and Hi of every lane, sign-extended into its low and high 16-bit
-    // halves: each shuffled into the top byte of its half, then shifted down with the sign.
+    // Bytes Lo and Hi of every lane (of 0..127, or signed) sign-extended into its low and
+    // high 16-bit halves: each shuffled into the top byte of its half, then shifted down.
     template <int Lo, int Hi>
     static I signed_pair(I word) {
         return V::template shift_right_arith16<8>(V::lookup16(word, V::grid16(LaneBytes<-1, Lo, -1, Hi>::pattern)));
     }
-    // Scale S (0..15) of every row in both halves; scales 2j and 2j + 1 as one pair.
+    // Scale S (0..15) of every row in both halves; bytes 2j and 2j + 1 as one pair.
     template <int S>
     static I scale_pair(const I* words) { return signed_pair<S % 4, S % 4>(words[S / 4]); }
     template <int J>
-    static I offset_pair(const I* words) { return signed_pair<(2 * J) % 4, (2 * J) % 4 + 1>(words[J / 2]); }
+    static I two_pair(const I* words) { return signed_pair<(2 * J) % 4, (2 * J) % 4 + 1>(words[J / 2]); }
     template <int... S>
     static void scale_pairs(const I* words, I* scales, std::integer_sequence<int, S...>) { ((scales[S] = scale_pair<S>(words)), ...); }
     template <int... J>
-    static void offset_pairs(const I* words, I* offsets, std::integer_sequence<int, J...>) { ((offsets[J] = offset_pair<J>(words)), ...); }
+    static void two_pairs(const I* words, I* pairs, std::integer_sequence<int, J...>) { ((pairs[J] = two_pair<J>(words)), ...); }
+
+    // The 16 scales as 16-bit pairs, and per 32 weights the pair of minimums (q2_K) or of
+    // scales (the offset's part, multiplied by 2^offset_bits after summing).
+    static void scales_and_pairs(const std::byte* block, I* scales, I* pairs) {
+        const I low4 = V::set1(0x0f0f0f0f);
+        I words[4];
+        if constexpr (Type == TensorType::q2_K) {  // scale in the low nibble, minimum in the high
+            I mins[4];
+            for (size_t w = 0; w < 4; ++w) {
+                const I packed = V::load(block + scales_offset + w * 4 * R);
+                words[w] = V::and_(packed, low4);
+                mins[w] = V::and_(V::template shift_right32<4>(packed), low4);
+            }
+            two_pairs(mins, pairs, std::make_integer_sequence<int, 8>{});
+        } else if constexpr (Type == TensorType::q3_K) {  // q3_k_scales four bytes at a time, 0..63
+            const I a = V::load(block + scales_offset), b = V::load(block + scales_offset + 4 * R),
+                    c = V::load(block + scales_offset + 8 * R), two = V::set1(0x03030303);
+            words[0] = V::or_(V::and_(a, low4), V::template shift_left<4>(V::and_(c, two)));
+            words[1] = V::or_(V::and_(b, low4), V::template shift_left<4>(V::and_(V::template shift_right32<2>(c), two)));
+            words[2] = V::or_(V::and_(V::template shift_right32<4>(a), low4), V::template shift_left<4>(V::and_(V::template shift_right32<4>(c), two)));
+            words[3] = V::or_(V::and_(V::template shift_right32<4>(b), low4), V::template shift_left<4>(V::and_(V::template shift_right32<6>(c), two)));
+        } else {
+            for (size_t w = 0; w < 4; ++w) words[w] = V::load(block + scales_offset + w * 4 * R);
+        }
+        scale_pairs(words, scales, std::make_integer_sequence<int, 16>{});
+        if constexpr (Type != TensorType::q2_K) two_pairs(words, pairs, std::make_integer_sequence<int, 8>{});
+        if constexpr (Type == TensorType::q3_K) {  // stored with 32 added
+            const I bias = V::set1(0x00200020);
+            for (size_t k = 0; k < 16; ++k) scales[k] = V::sub16(scales[k], bias);
+            for (size_t j = 0; j < 8; ++j) pairs[j] = V::sub16(pairs[j], bias);
+        }
+    }
+
+    // Bit B of every byte moved to bit 2 (q3_K's hmask bit: +4), the rest cleared.
+    template <int B>
+    static I high_bit(I v) {
+        const I four = V::set1(0x04040404);
+        if constexpr (B < 2) return V::and_(V::template shift_left<2 - B>(v), four);
+        else return V::and_(V::template shift_right32<B - 2>(v), four);
+    }
 
     // The four quant vectors of group g of half n: elements 128n + 32k + 4g + i in u[k].
-    static void quants(const std::byte* group, I* u) {
-        const I ql0 = V::load(group), ql1 = V::load(group + 4 * R), qh = V::load(group + 8 * R);
-        const I low4 = V::set1(0x0f0f0f0f), bits45 = V::set1(0x30303030);
-        // qh's bit pairs moved to bits 4-5 of each byte
-        u[0] = V::or_(V::and_(ql0, low4), V::and_(V::template shift_left<4>(qh), bits45));
-        u[1] = V::or_(V::and_(ql1, low4), V::and_(V::template shift_left<2>(qh), bits45));
-        u[2] = V::or_(V::and_(V::template shift_right32<4>(ql0), low4), V::and_(qh, bits45));
-        u[3] = V::or_(V::and_(V::template shift_right32<4>(ql1), low4), V::and_(V::template shift_right32<2>(qh), bits45));
+    template <int N>
+    static void quants(const std::byte* block, size_t g, I* u) {
+        const std::byte* group = block + groups_offset + (8 * N + g) * group_bytes;
+        if constexpr (Type == TensorType::q6_K) {
+            const I ql0 = V::load(group), ql1 = V::load(group + 4 * R), qh = V::load(group + 8 * R);
+            const I low4 = V::set1(0x0f0f0f0f), bits45 = V::set1(0x30303030);
+            // qh's bit pairs moved to bits 4-5 of each byte
+            u[0] = V::or_(V::and_(ql0, low4), V::and_(V::template shift_left<4>(qh), bits45));
+            u[1] = V::or_(V::and_(ql1, low4), V::and_(V::template shift_left<2>(qh), bits45));
+            u[2] = V::or_(V::and_(V::template shift_right32<4>(ql0), low4), V::and_(qh, bits45));
+            u[3] = V::or_(V::and_(V::template shift_right32<4>(ql1), low4), V::and_(V::template shift_right32<2>(qh), bits45));
+        } else {
+            const I q = V::load(group), three = V::set1(0x03030303);
+            u[0] = V::and_(q, three);
+            u[1] = V::and_(V::template shift_right32<2>(q), three);
+            u[2] = V::and_(V::template shift_right32<4>(q), three);
+            u[3] = V::and_(V::template shift_right32<6>(q), three);
+            if constexpr (Type == TensorType::q3_K) {
+                const I h = V::load(block + hmask_offset + g * 4 * R);  // bit 4n + k: element 128n + 32k + l
+                u[0] = V::or_(u[0], high_bit<4 * N>(h));
+                u[1] = V::or_(u[1], high_bit<4 * N + 1>(h));
+                u[2] = V::or_(u[2], high_bit<4 * N + 2>(h));
+                u[3] = V::or_(u[3], high_bit<4 * N + 3>(h));
+            }
+        }
+    }
+
+    // Half N of a super-block against T tokens, into isum.
+    template <int N, int T>
+    static void half(const std::byte* block, const I* scales, const BlockQ8_K* const* acts, size_t b, I* isum) {
+        for (size_t h = 0; h < 4; ++h) {
+            I sum16[4][T];
+            for (auto& k : sum16) {
+                for (int t = 0; t < T; ++t) k[t] = V::zero();
+            }
+            for (size_t g = 2 * h; g < 2 * h + 2; ++g) {
+                I u[4];
+                quants<N>(block, g, u);
+                for (size_t k = 0; k < 4; ++k) {
+                    for (int t = 0; t < T; ++t) {
+                        const int8_t* q8 = acts[t][b].qs + 128 * N + 32 * k + 4 * g;
+                        sum16[k][t] = V::add16(sum16[k][t], V::pair_products(u[k], V::broadcast4(q8)));
+                    }
+                }
+            }
+            for (size_t k = 0; k < 4; ++k) {
+                const I scale = scales[8 * N + 2 * k + h / 2];
+                for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::madd16(sum16[k][t], scale));
+            }
+        }
     }
 
     template <int T>
@@ -285,47 +379,23 @@ struct PackedQ6KGemm {
             for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
                 const std::byte* block = panel + b * block_bytes;
                 for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
-                // The 16 scales as 16-bit pairs, and the offset's pairs, kept in memory: in
-                // registers they would push out the sums.
-                I words[4], scales[16], offsets[8];
-                for (int w = 0; w < 4; ++w) words[w] = V::load(block + 2 * R + static_cast<size_t>(w) * 4 * R);
-                scale_pairs(words, scales, std::make_integer_sequence<int, 16>{});
-                offset_pairs(words, offsets, std::make_integer_sequence<int, 8>{});
+                // Kept in memory: in registers they would push out the sums.
+                I scales[16], pairs[8];
+                scales_and_pairs(block, scales, pairs);
                 I isum[T], imin[T];
                 for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
-                const std::byte* groups = block + 18 * R;
-                for (int n = 0; n < 2; ++n) {
-                    for (int h = 0; h < 4; ++h) {
-                        I sum16[4][T];
-                        for (auto& k : sum16) {
-                            for (int t = 0; t < T; ++t) k[t] = V::zero();
-                        }
-                        for (int g = 2 * h; g < 2 * h + 2; ++g) {
-                            I u[4];
-                            quants(groups + static_cast<size_t>(8 * n + g) * 12 * R, u);
-                            for (int k = 0; k < 4; ++k) {
-                                for (int t = 0; t < T; ++t) {
-                                    const int8_t* q8 = acts[t][b].qs + 128 * n + 32 * k + 4 * g;
-                                    sum16[k][t] = V::add16(sum16[k][t], V::pair_products(u[k], V::broadcast4(q8)));
-                                }
-                            }
-                        }
-                        for (int k = 0; k < 4; ++k) {
-                            const I scale = scales[8 * n + 2 * k + h / 2];
-                            for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::madd16(sum16[k][t], scale));
-                        }
-                    }
-                }
-                for (int j = 0; j < 8; ++j) {
-                    const I m = offsets[j];
+                half<0, T>(block, scales, acts, b, isum);
+                half<1, T>(block, scales, acts, b, isum);
+                for (size_t j = 0; j < 8; ++j) {
                     for (int t = 0; t < T; ++t) {
-                        imin[t] = V::add(imin[t], V::madd16(m, V::broadcast_i32(reinterpret_cast<const int32_t*>(acts[t][b].bsums) + j)));
+                        imin[t] = V::add(imin[t], V::madd16(pairs[j], V::broadcast_i32(reinterpret_cast<const int32_t*>(acts[t][b].bsums) + j)));
                     }
                 }
                 const typename V::F d = V::load_half(block);
+                const typename V::F dmin = Type == TensorType::q2_K ? V::load_half(block + 2 * R) : d;
                 for (int t = 0; t < T; ++t) {
                     main_sum[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), main_sum[t]);
-                    min_sum[t] = V::fmadd(V::to_float(V::template shift_left<5>(imin[t])), V::mul(d, V::set1_f(-acts[t][b].d)), min_sum[t]);
+                    min_sum[t] = V::fmadd(V::to_float(V::template shift_left<offset_bits>(imin[t])), V::mul(dmin, V::set1_f(-acts[t][b].d)), min_sum[t]);
                 }
             }
             for (int t = 0; t < T; ++t) total[t] = V::add_f(total[t], V::add_f(main_sum[t], min_sum[t]));
@@ -333,26 +403,27 @@ struct PackedQ6KGemm {
         for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
     }
 
+    template <int N>
+    static void unpack_half(const std::byte* block, typename Tiled::Panel& p) {
+        for (size_t g = 0; g < 8; ++g) {
+            I u[4];
+            quants<N>(block, g, u);
+            for (size_t k = 0; k < 4; ++k) V::store(p.q + (32 * N + 8 * k + g) * 4 * R, u[k]);
+        }
+    }
+
     // One packed super-block as the tiled kernel's decoded panel.
     static void unpack(const std::byte* block, typename Tiled::Panel& p) {
-        const std::byte* groups = block + 18 * R;
-        for (size_t n = 0; n < 2; ++n) {
-            for (size_t g = 0; g < 8; ++g) {
-                I u[4];
-                quants(groups + (8 * n + g) * 12 * R, u);
-                for (size_t k = 0; k < 4; ++k) V::store(p.q + (32 * n + 8 * k + g) * 4 * R, u[k]);
-            }
-        }
-        I words[4];
-        for (int w = 0; w < 4; ++w) words[w] = V::load(block + 2 * R + static_cast<size_t>(w) * 4 * R);
-        I scales[16], offsets[8];
-        scale_pairs(words, scales, std::make_integer_sequence<int, 16>{});
-        offset_pairs(words, offsets, std::make_integer_sequence<int, 8>{});
+        unpack_half<0>(block, p);
+        unpack_half<1>(block, p);
+        I scales[16], pairs[8];
+        scales_and_pairs(block, scales, pairs);
         for (size_t s = 0; s < 16; ++s) V::store(reinterpret_cast<uint8_t*>(p.scale + s * R), scales[s]);
-        // 32 * scale in both halves: |32 * scale| <= 4096 stays within 16 bits
-        for (size_t j = 0; j < 8; ++j) V::store(reinterpret_cast<uint8_t*>(p.min + j * R), V::template shift_left16<5>(offsets[j]));
-        V::store_f(p.d, V::load_half(block));
-        V::store_f(p.dmin, V::load_half(block));
+        // offset * scale in both halves: |32 * scale| <= 4096 stays within 16 bits
+        for (size_t j = 0; j < 8; ++j) V::store(reinterpret_cast<uint8_t*>(p.min + j * R), V::template shift_left16<offset_bits>(pairs[j]));
+        const typename V::F d = V::load_half(block);
+        V::store_f(p.d, d);
+        V::store_f(p.dmin, Type == TensorType::q2_K ? V::load_half(block + 2 * R) : d);
     }
 
     template <int T>
@@ -363,7 +434,7 @@ struct PackedQ6KGemm {
         }
     }
 
-    /// MulRows over packed q6_K: w is the first panel, panels w_stride bytes apart, rows a multiple of R.
+    /// MulRows over packed q2_K / q3_K / q6_K: w is the first panel, panels w_stride bytes apart, rows a multiple of R.
     static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
                     size_t cols, float* y, size_t y_stride) {
         const size_t blocks = cols / qk_k;

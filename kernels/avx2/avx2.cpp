@@ -213,6 +213,7 @@ struct Avx2Vec {
     static I zero() { return _mm256_setzero_si256(); }
     static I pair_products(I u, I s) { return _mm256_maddubs_epi16(u, s); }
     static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
+    static I sub16(I a, I b) { return _mm256_sub_epi16(a, b); }
     static void keep_in_register(I& v) { asm("" : "+x"(v)); }
     static I widen_pairs(I v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
     template <int Bits>
@@ -283,13 +284,15 @@ constexpr KernelTable avx2_table{
     .q5_0 = {dot_q5_0, rows_by_dot<dot_q5_0>, PackedGemm<Avx2Vec, TensorType::q5_0>::mul},
     .q5_1 = {dot_q5_1, rows_by_dot<dot_q5_1>, PackedGemm<Avx2Vec, TensorType::q5_1>::mul},
     .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>, PackedGemm<Avx2Vec, TensorType::q8_0>::mul},
-    .q2_K = {dot_k<TensorType::q2_K>, KTileGemm<Avx2Vec, TensorType::q2_K, dot_k<TensorType::q2_K>>::mul},
-    .q3_K = {dot_k<TensorType::q3_K>, KTileGemm<Avx2Vec, TensorType::q3_K, dot_k<TensorType::q3_K>>::mul},
+    .q2_K = {dot_k<TensorType::q2_K>, KTileGemm<Avx2Vec, TensorType::q2_K, dot_k<TensorType::q2_K>>::mul,
+             PackedQ236KGemm<Avx2Vec, TensorType::q2_K>::mul},
+    .q3_K = {dot_k<TensorType::q3_K>, KTileGemm<Avx2Vec, TensorType::q3_K, dot_k<TensorType::q3_K>>::mul,
+             PackedQ236KGemm<Avx2Vec, TensorType::q3_K>::mul},
     .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<Avx2Vec, TensorType::q4_K, dot_k<TensorType::q4_K>>::mul,
              PackedQ45KGemm<Avx2Vec, TensorType::q4_K>::mul},
     .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<Avx2Vec, TensorType::q5_K, dot_k<TensorType::q5_K>>::mul,
              PackedQ45KGemm<Avx2Vec, TensorType::q5_K>::mul},
-    .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<Avx2Vec, TensorType::q6_K, dot_k<TensorType::q6_K>>::mul, PackedQ6KGemm<Avx2Vec>::mul},
+    .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<Avx2Vec, TensorType::q6_K, dot_k<TensorType::q6_K>>::mul, PackedQ236KGemm<Avx2Vec, TensorType::q6_K>::mul},
     .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>, PackedGemm<Avx2Vec, TensorType::iq4_nl>::mul},
     .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
     .panel_rows = Avx2Vec::rows,

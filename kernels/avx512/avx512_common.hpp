@@ -57,6 +57,7 @@ struct Avx512Vec {
     static I zero() { return _mm512_setzero_si512(); }
     static I pair_products(I u, I s) { return _mm512_maddubs_epi16(u, s); }
     static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
+    static I sub16(I a, I b) { return _mm512_sub_epi16(a, b); }
     static void keep_in_register(I& v) { asm("" : "+v"(v)); }
     static I widen_pairs(I v) { return _mm512_madd_epi16(v, _mm512_set1_epi16(1)); }
     template <int Bits>
@@ -121,13 +122,15 @@ KernelTable make_avx512_table(const char* name) {
     t.q5_1.mul_packed = PackedGemm<V, TensorType::q5_1>::mul;
     t.iq4_nl.mul_packed = PackedGemm<V, TensorType::iq4_nl>::mul;
     t.q2_K.mul = KTileGemm<V, TensorType::q2_K, avx2_rows::dot_q2_K>::mul;
+    t.q2_K.mul_packed = PackedQ236KGemm<V, TensorType::q2_K>::mul;
     t.q3_K.mul = KTileGemm<V, TensorType::q3_K, avx2_rows::dot_q3_K>::mul;
+    t.q3_K.mul_packed = PackedQ236KGemm<V, TensorType::q3_K>::mul;
     t.q4_K.mul = KTileGemm<V, TensorType::q4_K, avx2_rows::dot_q4_K>::mul;
     t.q4_K.mul_packed = PackedQ45KGemm<V, TensorType::q4_K>::mul;
     t.q5_K.mul = KTileGemm<V, TensorType::q5_K, avx2_rows::dot_q5_K>::mul;
     t.q5_K.mul_packed = PackedQ45KGemm<V, TensorType::q5_K>::mul;
     t.q6_K.mul = KTileGemm<V, TensorType::q6_K, avx2_rows::dot_q6_K>::mul;
-    t.q6_K.mul_packed = PackedQ6KGemm<V>::mul;
+    t.q6_K.mul_packed = PackedQ236KGemm<V, TensorType::q6_K>::mul;
     t.ops = &avx512_float_ops;
     return t;
 }

@@ -70,6 +70,7 @@ struct NeonVec {
         return vreinterpretq_s32_s16(vpaddq_s16(low, high));
     }
     static I add16(I a, I b) { return vreinterpretq_s32_s16(vaddq_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b))); }
+    static I sub16(I a, I b) { return vreinterpretq_s32_s16(vsubq_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b))); }
     static I widen_pairs(I v) { return vpaddlq_s16(vreinterpretq_s16_s32(v)); }
     template <int Bits>
     static I shift_right_arith32(I v) { return vshrq_n_s32(v, Bits); }
@@ -327,10 +328,6 @@ struct NeonKernels {
         KTileGemm<V, Type>::mul(static_cast<const std::byte*>(weights), 0, 1, static_cast<const std::byte*>(activations), 0, 1, n, &y, 1);
         return y;
     }
-    template <TensorType Type>
-    static constexpr TypeKernels k_entry() {
-        return {dot_k<Type>, KTileGemm<V, Type>::mul};
-    }
 
     static constexpr KernelTable table(const char* name) {
         return {
@@ -348,11 +345,11 @@ struct NeonKernels {
             .q5_0 = {dot_q5_0, rows_by_dot<dot_q5_0>, PackedGemm<V, TensorType::q5_0>::mul},
             .q5_1 = {dot_q5_1, rows_by_dot<dot_q5_1>, PackedGemm<V, TensorType::q5_1>::mul},
             .q8_0 = {dot_q8_0, rows_by_dot<dot_q8_0>, PackedGemm<V, TensorType::q8_0>::mul},
-            .q2_K = k_entry<TensorType::q2_K>(),
-            .q3_K = k_entry<TensorType::q3_K>(),
+            .q2_K = {dot_k<TensorType::q2_K>, KTileGemm<V, TensorType::q2_K>::mul, PackedQ236KGemm<V, TensorType::q2_K>::mul},
+            .q3_K = {dot_k<TensorType::q3_K>, KTileGemm<V, TensorType::q3_K>::mul, PackedQ236KGemm<V, TensorType::q3_K>::mul},
             .q4_K = {dot_k<TensorType::q4_K>, KTileGemm<V, TensorType::q4_K>::mul, PackedQ45KGemm<V, TensorType::q4_K>::mul},
             .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<V, TensorType::q5_K>::mul, PackedQ45KGemm<V, TensorType::q5_K>::mul},
-            .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<V, TensorType::q6_K>::mul, PackedQ6KGemm<V>::mul},
+            .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<V, TensorType::q6_K>::mul, PackedQ236KGemm<V, TensorType::q6_K>::mul},
             .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>, PackedGemm<V, TensorType::iq4_nl>::mul},
             .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
             .panel_rows = V::rows,
