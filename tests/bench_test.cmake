@@ -85,10 +85,17 @@ if(PYTHON)
 endif()
 
 if(EXISTS "${BIN}/nibble-bench-kernels")
-  run_ok("${BIN}/nibble-bench-kernels" "--benchmark_filter=^(dot/q4_0|quantize/q4_2|matmul/q4_0/.*/batch32)" --benchmark_min_time=0.01
+  run_ok("${BIN}/nibble-bench-kernels" "--benchmark_filter=^(dot/q4_0|quantize/q4_2|matmul/q4_0/.*/batch32|probe/int8)" --benchmark_min_time=0.01
          --benchmark_format=json)
   string(JSON count LENGTH "${out}" benchmarks)
-  if(count LESS 3 OR NOT out MATCHES "\"GB/s\"" OR NOT out MATCHES "\"GOP/s\"")
+  if(count LESS 4 OR NOT out MATCHES "\"GB/s\"" OR NOT out MATCHES "\"GOP/s\"")
     message(FATAL_ERROR "nibble-bench-kernels:\n${out}")
+  endif()
+  # The int8 peak's inputs: a clock, and on x86 and ARM at least one dot instruction's rate.
+  if(NOT out MATCHES "\"GHz\": [1-9]" AND NOT out MATCHES "\"GHz\": 0\\.[0-9]*[1-9]")
+    message(FATAL_ERROR "nibble-bench-kernels: no clock in the instruction probe:\n${out}")
+  endif()
+  if(NOT out MATCHES "(vpmaddubsw ymm|smull 8b) per cycle\": [0-9.]*[1-9]")
+    message(FATAL_ERROR "nibble-bench-kernels: no int8 instruction rate:\n${out}")
   endif()
 endif()

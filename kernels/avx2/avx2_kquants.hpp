@@ -33,11 +33,6 @@ inline __m256i iq4_lookup(__m256i nibbles) {
     return _mm256_shuffle_epi8(_mm256_set_m128i(values, values), nibbles);
 }
 
-// 16-bit pairs scaled by two 16-bit scales: the first 8 pairs (elements 0..15) by s0, the rest by s1.
-inline __m256i scale_pairs(__m256i pairs, int s0, int s1) {
-    return _mm256_madd_epi16(pairs, _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(s1)), _mm_set1_epi16(static_cast<int16_t>(s0))));
-}
-
 void quantize_activations_q8_K(const float* x, void* out, size_t n) {
     auto* blocks = static_cast<BlockQ8_K*>(out);
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -144,13 +139,18 @@ float dot_iq4_xs(const void* weights, const void* activations, size_t n) {
     const auto* a = static_cast<const BlockQ8_K*>(activations);
     float sum = 0.0f;
     for (size_t b = 0; b < n / qk_k; ++b) {
+        // The 8 scales widened once to 16 bits in both lanes; sub-block s's picked by a byte shuffle.
+        alignas(8) uint8_t scales[8];
+        for (int s = 0; s < 8; ++s) scales[s] = static_cast<uint8_t>(iq4_xs_scale(w[b], s));
+        const __m256i scales16 = _mm256_broadcastsi128_si256(
+            _mm_sub_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales))), _mm_set1_epi16(32)));
         __m256i acc = _mm256_setzero_si256();
         for (int s = 0; s < 8; ++s) {
             const __m256i q = iq4_lookup(split_nibbles(w[b].qs + 16 * s));
             const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs + 32 * s));
             const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
-            const int scale = iq4_xs_scale(w[b], s) - 32;
-            acc = _mm256_add_epi32(acc, scale_pairs(pairs, scale, scale));
+            const __m256i pick = _mm256_set1_epi16(static_cast<int16_t>(0x0100 * (2 * s + 1) + 2 * s));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_shuffle_epi8(scales16, pick)));
         }
         sum = std::fma(static_cast<float>(hsum_i32(acc)), half(w[b].d) * a[b].d, sum);
     }
