@@ -254,6 +254,21 @@ void move_q23_K_block(size_t R, size_t r, Block& b, std::byte* panel_block) {
     for (size_t group = 0; group < 16; ++group) copy(qs + group * 4 * R + 4 * r, b.qs + 4 * group, 4);
 }
 
+// iq4_xs panels, per super-block of R rows (136 bytes per row): R fp16 d, R uint16
+// scales_h, the 4 scales_l bytes as one word per row, then 32 groups of 4R bytes: group
+// 4j + c holds row r's qs[16j + 4c + i] at byte 4r + i (low nibble: element 32j + 4c + i,
+// high: 16 elements later).
+template <bool ToPanel>
+void move_iq4_xs_block(size_t R, size_t r, BlockIQ4_XS& b, std::byte* panel_block) {
+    auto copy = [](std::byte* panel, void* block, size_t n) {
+        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
+    };
+    copy(panel_block + 2 * r, &b.d, 2);
+    copy(panel_block + 2 * R + 2 * r, &b.scales_h, 2);
+    copy(panel_block + 4 * R + 4 * r, b.scales_l, 4);
+    for (size_t group = 0; group < 32; ++group) copy(panel_block + 8 * R + group * 4 * R + 4 * r, b.qs + 4 * group, 4);
+}
+
 // Moves every super-block of row r between the file layout and its panel.
 template <class Block, bool ToPanel, class Move>
 void move_k_row(size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* row, Move move) {
@@ -265,18 +280,19 @@ void move_k_row(size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* 
     }
 }
 
-bool is_packed_k_type(TensorType type) {
+bool packs_by_super_block(TensorType type) {
     return type == TensorType::q2_K || type == TensorType::q3_K || type == TensorType::q4_K || type == TensorType::q5_K ||
-           type == TensorType::q6_K;
+           type == TensorType::q6_K || type == TensorType::iq4_xs;
 }
 
 template <bool ToPanel>
-void move_k_row_as(TensorType type, size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* row) {
+void move_super_block_row(TensorType type, size_t R, size_t r, size_t blocks, std::byte* panel, std::byte* row) {
     if (type == TensorType::q2_K) move_k_row<BlockQ2_K, ToPanel>(R, r, blocks, panel, row, move_q23_K_block<ToPanel, BlockQ2_K>);
     else if (type == TensorType::q3_K) move_k_row<BlockQ3_K, ToPanel>(R, r, blocks, panel, row, move_q23_K_block<ToPanel, BlockQ3_K>);
     else if (type == TensorType::q4_K) move_k_row<BlockQ4_K, ToPanel>(R, r, blocks, panel, row, move_q45_K_block<ToPanel, BlockQ4_K>);
     else if (type == TensorType::q5_K) move_k_row<BlockQ5_K, ToPanel>(R, r, blocks, panel, row, move_q45_K_block<ToPanel, BlockQ5_K>);
-    else move_k_row<BlockQ6_K, ToPanel>(R, r, blocks, panel, row, move_q6_K_block<ToPanel>);
+    else if (type == TensorType::q6_K) move_k_row<BlockQ6_K, ToPanel>(R, r, blocks, panel, row, move_q6_K_block<ToPanel>);
+    else move_k_row<BlockIQ4_XS, ToPanel>(R, r, blocks, panel, row, move_iq4_xs_block<ToPanel>);
 }
 
 }  // namespace
@@ -287,11 +303,11 @@ bool packable(TensorType type, size_t rows, size_t cols, size_t panel_rows) noex
 }
 
 void pack_panels(TensorType type, size_t R, const std::byte* src, size_t row_stride, size_t rows, size_t cols, std::byte* dst) {
-    if (is_packed_k_type(type)) {
+    if (packs_by_super_block(type)) {
         const size_t row = row_bytes(type, cols);
         for (size_t r = 0; r < rows; ++r) {
             auto* from = const_cast<std::byte*>(src + r * row_stride);  // read only: ToPanel copies out of it
-            move_k_row_as<true>(type, R, r, cols / qk_k, dst + (r / R) * row * R, from);
+            move_super_block_row<true>(type, R, r, cols / qk_k, dst + (r / R) * row * R, from);
         }
         return;
     }
@@ -316,9 +332,9 @@ void pack_panels_in_place(TensorType type, size_t R, std::byte* data, size_t row
 }
 
 void unpack_panel_row(TensorType type, size_t R, const std::byte* packed, size_t row, size_t cols, std::byte* dst) {
-    if (is_packed_k_type(type)) {
+    if (packs_by_super_block(type)) {
         auto* panel = const_cast<std::byte*>(packed + (row / R) * row_bytes(type, cols) * R);  // read only: !ToPanel copies out of it
-        move_k_row_as<false>(type, R, row, cols / qk_k, panel, dst);
+        move_super_block_row<false>(type, R, row, cols / qk_k, panel, dst);
         return;
     }
     const size_t blocks = cols / qk8_0, block_bytes = file_block_bytes(type), panel_block = block_bytes * R;

@@ -50,7 +50,7 @@ inline constexpr std::array<TypeTraits, 32> type_traits{{
     {20, "iq4_nl", 32, 18, AF::q8_0, true, &KernelTable::iq4_nl},
     {21, "iq3_s", 256, 110, std::nullopt},
     {22, "iq2_s", 256, 82, std::nullopt},
-    {23, "iq4_xs", 256, 136, AF::q8_K, false, &KernelTable::iq4_xs},
+    {23, "iq4_xs", 256, 136, AF::q8_K, true, &KernelTable::iq4_xs},
     {24, "i8", 1, 1, std::nullopt},
     {25, "i16", 1, 2, std::nullopt},
     {26, "i32", 1, 4, std::nullopt},

@@ -11,6 +11,7 @@
 #include "kernels/float_ops_simd.hpp"
 #include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
+#include "kernels/packed_iq4xs_gemm.hpp"
 #include "kernels/packed_k_gemm.hpp"
 #include "kernels/rows_by_dot.hpp"
 
@@ -214,6 +215,10 @@ struct Avx2Vec {
     static I pair_products(I u, I s) { return _mm256_maddubs_epi16(u, s); }
     static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
     static I sub16(I a, I b) { return _mm256_sub_epi16(a, b); }
+    // Signed bytes multiplied with maddubs: |w| as the unsigned side, w's signs moved onto s.
+    static I magnitude(I w) { return _mm256_sign_epi8(w, w); }
+    static I sign_of(I s, I w) { return _mm256_sign_epi8(s, w); }
+    static I load_u16_lanes(const std::byte* p) { return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
     static void keep_in_register(I& v) { asm("" : "+x"(v)); }
     static I widen_pairs(I v) { return _mm256_madd_epi16(v, _mm256_set1_epi16(1)); }
     template <int Bits>
@@ -294,7 +299,7 @@ constexpr KernelTable avx2_table{
              PackedQ45KGemm<Avx2Vec, TensorType::q5_K>::mul},
     .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<Avx2Vec, TensorType::q6_K, dot_k<TensorType::q6_K>>::mul, PackedQ236KGemm<Avx2Vec, TensorType::q6_K>::mul},
     .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>, PackedGemm<Avx2Vec, TensorType::iq4_nl>::mul},
-    .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
+    .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>, PackedIQ4XSGemm<Avx2Vec>::mul},
     .panel_rows = Avx2Vec::rows,
     .ops = &avx2_float_ops,
 };

@@ -14,6 +14,7 @@
 #include "kernels/float_ops_simd.hpp"
 #include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
+#include "kernels/packed_iq4xs_gemm.hpp"
 #include "kernels/packed_k_gemm.hpp"
 
 namespace nibble::kernels {
@@ -58,6 +59,11 @@ struct Avx512Vec {
     static I pair_products(I u, I s) { return _mm512_maddubs_epi16(u, s); }
     static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
     static I sub16(I a, I b) { return _mm512_sub_epi16(a, b); }
+    // Signed bytes multiplied with maddubs: |w| as the unsigned side, w's signs moved onto
+    // s (AVX-512 has no byte sign instruction: a masked negation).
+    static I magnitude(I w) { return _mm512_abs_epi8(w); }
+    static I sign_of(I s, I w) { return _mm512_mask_sub_epi8(s, _mm512_movepi8_mask(w), _mm512_setzero_si512(), s); }
+    static I load_u16_lanes(const std::byte* p) { return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
     static void keep_in_register(I& v) { asm("" : "+v"(v)); }
     static I widen_pairs(I v) { return _mm512_madd_epi16(v, _mm512_set1_epi16(1)); }
     template <int Bits>
@@ -121,6 +127,7 @@ KernelTable make_avx512_table(const char* name) {
     t.q5_0.mul_packed = PackedGemm<V, TensorType::q5_0>::mul;
     t.q5_1.mul_packed = PackedGemm<V, TensorType::q5_1>::mul;
     t.iq4_nl.mul_packed = PackedGemm<V, TensorType::iq4_nl>::mul;
+    t.iq4_xs.mul_packed = PackedIQ4XSGemm<V>::mul;
     t.q2_K.mul = KTileGemm<V, TensorType::q2_K, avx2_rows::dot_q2_K>::mul;
     t.q2_K.mul_packed = PackedQ236KGemm<V, TensorType::q2_K>::mul;
     t.q3_K.mul = KTileGemm<V, TensorType::q3_K, avx2_rows::dot_q3_K>::mul;

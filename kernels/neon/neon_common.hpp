@@ -6,6 +6,7 @@
 
 #include <arm_neon.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/blocks.hpp"
@@ -15,6 +16,7 @@
 #include "kernels/kernels.hpp"
 #include "kernels/ktile_gemm.hpp"
 #include "kernels/packed_gemm.hpp"
+#include "kernels/packed_iq4xs_gemm.hpp"
 #include "kernels/packed_k_gemm.hpp"
 #include "kernels/reference/reference_kernels.hpp"
 #include "kernels/rows_by_dot.hpp"
@@ -71,6 +73,10 @@ struct NeonVec {
     }
     static I add16(I a, I b) { return vreinterpretq_s32_s16(vaddq_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b))); }
     static I sub16(I a, I b) { return vreinterpretq_s32_s16(vsubq_s16(vreinterpretq_s16_s32(a), vreinterpretq_s16_s32(b))); }
+    // pair_products multiplies signed bytes as they are.
+    static I magnitude(I w) { return w; }
+    static I sign_of(I s, I) { return s; }
+    static I load_u16_lanes(const std::byte* p) { return vreinterpretq_s32_u32(vmovl_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p)))); }
     static I widen_pairs(I v) { return vpaddlq_s16(vreinterpretq_s16_s32(v)); }
     template <int Bits>
     static I shift_right_arith32(I v) { return vshrq_n_s32(v, Bits); }
@@ -299,7 +305,7 @@ struct NeonKernels {
                 const int32x4_t acc = Dot::accumulate(Dot::accumulate(vdupq_n_s32(0), lo, vld1q_s8(q8)), hi, vld1q_s8(q8 + 16));
                 isum += (iq4_xs_scale(w[b], s) - 32) * vaddvq_s32(acc);
             }
-            sum += static_cast<float>(isum) * (fp16_to_fp32(w[b].d) * a[b].d);
+            sum = std::fma(static_cast<float>(isum), fp16_to_fp32(w[b].d) * a[b].d, sum);  // fused, as the panel kernel
         }
         return sum;
     }
@@ -351,7 +357,7 @@ struct NeonKernels {
             .q5_K = {dot_k<TensorType::q5_K>, KTileGemm<V, TensorType::q5_K>::mul, PackedQ45KGemm<V, TensorType::q5_K>::mul},
             .q6_K = {dot_k<TensorType::q6_K>, KTileGemm<V, TensorType::q6_K>::mul, PackedQ236KGemm<V, TensorType::q6_K>::mul},
             .iq4_nl = {dot_iq4_nl, rows_by_dot<dot_iq4_nl>, PackedGemm<V, TensorType::iq4_nl>::mul},
-            .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>},
+            .iq4_xs = {dot_iq4_xs, rows_by_dot<dot_iq4_xs>, PackedIQ4XSGemm<V>::mul},
             .panel_rows = V::rows,
             .ops = &neon_float_ops,
         };
