@@ -253,8 +253,9 @@ test('a wait for a slot past --queue-timeout: 503 with Retry-After', { timeout: 
     refused.forEach((r, i) => check503(r.reason, `timed-out request ${i}`));
     assert.ok(Date.now() - t0 >= 900, `refused after the 1 s wait, not at once: ${Date.now() - t0} ms`);
     ac.abort();
-    const drained = await Promise.race([Promise.all(streams).then(() => true), new Promise((r) => setTimeout(r, 10000, false))]);
-    assert.ok(drained, 'the aborted streams end within 10 s');
+    // A bound on the teardown, not a speed: under ASan on 2 busy cores it once took over 10 s.
+    const drained = await Promise.race([Promise.all(streams).then(() => true), new Promise((r) => setTimeout(r, 30000, false))]);
+    assert.ok(drained, 'the aborted streams end within 30 s');
     const until = Date.now() + 5000;
     let h;
     do {
