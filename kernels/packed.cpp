@@ -186,6 +186,12 @@ void move_panel_block(TensorType type, size_t R, size_t r, PlainBlock& p, std::b
     if (type == TensorType::q4_1 || type == TensorType::q5_1) fp16(R + r, p.m);
 }
 
+// n bytes of a super-block's part between its file block and its place in the panel.
+template <bool ToPanel>
+void move_bytes(std::byte* panel, void* block, size_t n) {
+    if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
+}
+
 // q4_K panels, per super-block of R rows (the file's 144 bytes per row, rearranged):
 // R fp16 d, R fp16 dmin, the three 4-byte words of the packed scales (word w of every
 // row, then the next word), then 32 groups of 4R bytes: byte 4r + i of group 8c + g is
@@ -194,9 +200,7 @@ void move_panel_block(TensorType type, size_t R, size_t r, PlainBlock& p, std::b
 // byte 4r + i of group g is row r's qh[4g + i] (bit j: element 32j + 4g + i's fifth bit).
 template <bool ToPanel, class Block>
 void move_q45_K_block(size_t R, size_t r, Block& b, std::byte* panel_block) {
-    auto copy = [](std::byte* panel, void* block, size_t n) {
-        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
-    };
+    const auto copy = move_bytes<ToPanel>;
     copy(panel_block + 2 * r, &b.d, 2);
     copy(panel_block + 2 * R + 2 * r, &b.dmin, 2);
     for (size_t w = 0; w < 3; ++w) copy(panel_block + 4 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
@@ -214,9 +218,7 @@ void move_q45_K_block(size_t R, size_t r, Block& b, std::byte* panel_block) {
 // ql[64n + 4g + i], ql[64n + 32 + 4g + i] and qh[32n + 4g + i] at byte 4r + i.
 template <bool ToPanel>
 void move_q6_K_block(size_t R, size_t r, BlockQ6_K& b, std::byte* panel_block) {
-    auto copy = [](std::byte* panel, void* block, size_t n) {
-        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
-    };
+    const auto copy = move_bytes<ToPanel>;
     copy(panel_block + 2 * r, &b.d, 2);
     for (size_t w = 0; w < 4; ++w) copy(panel_block + 2 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
     std::byte* quants = panel_block + 18 * R;
@@ -237,9 +239,7 @@ void move_q6_K_block(size_t R, size_t r, BlockQ6_K& b, std::byte* panel_block) {
 // 8 groups of 4R bytes of hmask (group g: hmask[4g + i]), then qs as for q2_K.
 template <bool ToPanel, class Block>
 void move_q23_K_block(size_t R, size_t r, Block& b, std::byte* panel_block) {
-    auto copy = [](std::byte* panel, void* block, size_t n) {
-        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
-    };
+    const auto copy = move_bytes<ToPanel>;
     copy(panel_block + 2 * r, &b.d, 2);
     std::byte* qs = nullptr;
     if constexpr (std::is_same_v<Block, BlockQ2_K>) {
@@ -260,9 +260,7 @@ void move_q23_K_block(size_t R, size_t r, Block& b, std::byte* panel_block) {
 // high: 16 elements later).
 template <bool ToPanel>
 void move_iq4_xs_block(size_t R, size_t r, BlockIQ4_XS& b, std::byte* panel_block) {
-    auto copy = [](std::byte* panel, void* block, size_t n) {
-        if constexpr (ToPanel) std::memcpy(panel, block, n); else std::memcpy(block, panel, n);
-    };
+    const auto copy = move_bytes<ToPanel>;
     copy(panel_block + 2 * r, &b.d, 2);
     copy(panel_block + 2 * R + 2 * r, &b.scales_h, 2);
     copy(panel_block + 4 * R + 4 * r, b.scales_l, 4);

@@ -81,26 +81,10 @@ struct PackedIQ4XSGemm {
         for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
     }
 
-    template <int T>
-    static void tail(size_t n, const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
-        if constexpr (T > 0) {
-            if (n == T) return tile<T>(panel, blocks, a, a_stride, y, y_stride);
-            tail<T - 1>(n, panel, blocks, a, a_stride, y, y_stride);
-        }
-    }
-
     /// MulRows over packed iq4_xs: w is the first panel, panels w_stride bytes apart, rows a multiple of R.
     static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
                     size_t cols, float* y, size_t y_stride) {
-        const size_t blocks = cols / qk_k;
-        for (size_t r0 = 0; r0 < rows; r0 += R) {
-            const std::byte* panel = w + (r0 / R) * w_stride;
-            size_t t0 = 0;
-            for (; t0 + V::tokens <= tokens; t0 += V::tokens) {
-                tile<V::tokens>(panel, blocks, a + t0 * a_stride, a_stride, y + t0 * y_stride + r0, y_stride);
-            }
-            tail<V::tokens - 1>(tokens - t0, panel, blocks, a + t0 * a_stride, a_stride, y + t0 * y_stride + r0, y_stride);
-        }
+        over_token_tiles<PackedIQ4XSGemm, V::tokens>(w, w_stride, rows, a, a_stride, tokens, cols / qk_k, y, y_stride);
     }
 };
 

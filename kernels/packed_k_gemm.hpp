@@ -46,6 +46,31 @@ void through_tiled_panels(Unpack unpack, const std::byte* w, size_t w_stride, si
     }
 }
 
+// One tile of the n (< T + 1) tokens left over: Kernel::tile<n>.
+template <class Kernel, int T>
+void last_tile(size_t n, const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
+    if constexpr (T > 0) {
+        if (n == T) return Kernel::template tile<T>(panel, blocks, a, a_stride, y, y_stride);
+        last_tile<Kernel, T - 1>(n, panel, blocks, a, a_stride, y, y_stride);
+    }
+}
+
+// Packed panels of Kernel::R rows times tokens in tiles of MaxT, then one tile for the
+// rest: Kernel::tile<T>(panel, blocks, a, a_stride, y, y_stride) for each.
+template <class Kernel, int MaxT>
+void over_token_tiles(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
+                      size_t blocks, float* y, size_t y_stride) {
+    constexpr size_t R = Kernel::R;
+    for (size_t r0 = 0; r0 < rows; r0 += R) {
+        const std::byte* panel = w + (r0 / R) * w_stride;
+        size_t t0 = 0;
+        for (; t0 + MaxT <= tokens; t0 += MaxT) {
+            Kernel::template tile<MaxT>(panel, blocks, a + t0 * a_stride, a_stride, y + t0 * y_stride + r0, y_stride);
+        }
+        last_tile<Kernel, MaxT - 1>(tokens - t0, panel, blocks, a + t0 * a_stride, a_stride, y + t0 * y_stride + r0, y_stride);
+    }
+}
+
 // q4_K and q5_K panels (packed.hpp); q5_K's fifth bits, one group of 4R bytes per 4 k,
 // are shifted to bit 4 and OR-ed into the nibbles of every chunk.
 template <class V, TensorType Type>
@@ -173,14 +198,6 @@ struct PackedQ45KGemm {
         for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
     }
 
-    template <int T>
-    static void tail(size_t n, const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
-        if constexpr (T > 0) {
-            if (n == T) return tile<T>(panel, blocks, a, a_stride, y, y_stride);
-            tail<T - 1>(n, panel, blocks, a, a_stride, y, y_stride);
-        }
-    }
-
     using Tiled = KTileGemm<V, Type>;
 
     template <int C>
@@ -223,14 +240,7 @@ struct PackedQ45KGemm {
             // Many tokens: unpacking once into the tiled kernel's panels pays (same sums, same bits).
             return through_tiled_panels<Tiled, block_bytes>(unpack, w, w_stride, rows, a, a_stride, tokens, blocks, y, y_stride);
         }
-        for (size_t r0 = 0; r0 < rows; r0 += R) {
-            const std::byte* panel = w + (r0 / R) * w_stride;
-            size_t t0 = 0;
-            for (; t0 + max_tokens <= tokens; t0 += max_tokens) {
-                tile<max_tokens>(panel, blocks, a + t0 * a_stride, a_stride, y + t0 * y_stride + r0, y_stride);
-            }
-            tail<max_tokens - 1>(tokens - t0, panel, blocks, a + t0 * a_stride, a_stride, y + t0 * y_stride + r0, y_stride);
-        }
+        over_token_tiles<PackedQ45KGemm, max_tokens>(w, w_stride, rows, a, a_stride, tokens, blocks, y, y_stride);
     }
 };
 
@@ -426,14 +436,6 @@ struct PackedQ236KGemm {
         V::store_f(p.dmin, Type == TensorType::q2_K ? V::load_half(block + 2 * R) : d);
     }
 
-    template <int T>
-    static void tail(size_t n, const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
-        if constexpr (T > 0) {
-            if (n == T) return tile<T>(panel, blocks, a, a_stride, y, y_stride);
-            tail<T - 1>(n, panel, blocks, a, a_stride, y, y_stride);
-        }
-    }
-
     /// MulRows over packed q2_K / q3_K / q6_K: w is the first panel, panels w_stride bytes apart, rows a multiple of R.
     static void mul(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
                     size_t cols, float* y, size_t y_stride) {
@@ -442,10 +444,7 @@ struct PackedQ236KGemm {
             // Many tokens: unpacking once into the tiled kernel's panels pays (same sums, same bits).
             return through_tiled_panels<Tiled, block_bytes>(unpack, w, w_stride, rows, a, a_stride, tokens, blocks, y, y_stride);
         }
-        for (size_t r0 = 0; r0 < rows; r0 += R) {
-            const std::byte* panel = w + (r0 / R) * w_stride;
-            tail<max_tokens>(tokens, panel, blocks, a, a_stride, y + r0, y_stride);
-        }
+        over_token_tiles<PackedQ236KGemm, max_tokens>(w, w_stride, rows, a, a_stride, tokens, blocks, y, y_stride);
     }
 };
 
