@@ -19,10 +19,12 @@
 // of 4R bytes of fifth bits between the scales and the nibbles (byte 4r+i of group g is
 // row r's qh[4g+i]). q2_K: R fp16 d, R fp16 dmin, the 16 scale bytes as four words, then
 // 16 groups of 4R bytes (group 8n+g: row r's qs[32n+4g+i]). q3_K: R fp16 d, the 12 scale
-// bytes as three words, 8 groups of hmask (group g: hmask[4g+i]), then qs as q2_K. q6_K: R fp16 d, the 16 int8 scales as four 4-byte words, then per
-// half n and g < 8 three groups of 4R bytes: row r's ql[64n+4g+i], ql[64n+32+4g+i] and
-// qh[32n+4g+i]. iq4_xs: R fp16 d, R uint16 scales_h, the scales_l bytes as one word per
-// row, then 32 groups of 4R bytes (group 4j+c: row r's qs[16j+4c+i]).
+// bytes as three words, 8 groups of hmask (group g: hmask[4g+i]), then qs as q2_K.
+// q6_K: R fp16 d, the 16 int8 scales as four 4-byte words, then per half n and g < 8
+// three groups of 4R bytes; with q_k row r's 6-bit quant of element 128n+32k+4g+i, byte
+// 4r+i of group j < 3 holds q_j in bits 0-5 and bits 2j, 2j+1 of q_3 in bits 6-7.
+// iq4_xs: R fp16 d, R uint16 scales_h, the scales_l bytes as one word per row, then 32
+// groups of 4R bytes (group 4j+c: row r's qs[16j+4c+i]).
 #pragma once
 
 #include <cstddef>

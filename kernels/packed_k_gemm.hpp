@@ -328,14 +328,15 @@ struct PackedQ236KGemm {
     template <int N>
     static void quants(const std::byte* block, size_t g, I* u) {
         const std::byte* group = block + groups_offset + (8 * N + g) * group_bytes;
-        if constexpr (Type == TensorType::q6_K) {
-            const I ql0 = V::load(group), ql1 = V::load(group + 4 * R), qh = V::load(group + 8 * R);
-            const I low4 = V::set1(0x0f0f0f0f), bits45 = V::set1(0x30303030);
-            // qh's bit pairs moved to bits 4-5 of each byte
-            u[0] = V::or_(V::and_(ql0, low4), V::and_(V::template shift_left<4>(qh), bits45));
-            u[1] = V::or_(V::and_(ql1, low4), V::and_(V::template shift_left<2>(qh), bits45));
-            u[2] = V::or_(V::and_(V::template shift_right32<4>(ql0), low4), V::and_(qh, bits45));
-            u[3] = V::or_(V::and_(V::template shift_right32<4>(ql1), low4), V::and_(V::template shift_right32<2>(qh), bits45));
+        if constexpr (Type == TensorType::q6_K) {  // three 6-bit quants, the fourth in their top bit pairs
+            const I a = V::load(group), b = V::load(group + 4 * R), c = V::load(group + 8 * R);
+            const I low6 = V::set1(0x3f3f3f3f);
+            u[0] = V::and_(a, low6);
+            u[1] = V::and_(b, low6);
+            u[2] = V::and_(c, low6);
+            u[3] = V::or_(V::or_(V::and_(V::template shift_right32<6>(a), V::set1(0x03030303)),
+                                 V::and_(V::template shift_right32<4>(b), V::set1(0x0c0c0c0c))),
+                          V::and_(V::template shift_right32<2>(c), V::set1(0x30303030)));
         } else {
             const I q = V::load(group), three = V::set1(0x03030303);
             u[0] = V::and_(q, three);
