@@ -260,7 +260,7 @@ Record measure(const Options& o, const Model& model, const ModelFacts& facts, co
             if (o.probe && n_gen > 0) {
                 const bench::ProbeResult probe = bench::probe_read_bandwidth(o.probe_mib << 20, t.threads, 2);
                 rec.probe_samples_bps.push_back(probe.bytes_per_second);
-                rec.probe_kernels.emplace_back(probe.kernel);
+                rec.probe_kernels.push_back(std::string(probe.kernel) + (probe.huge_pages ? ", 2 MiB pages" : ", 4 KiB pages"));
                 // The probe's buffer is gone again; the peak from here on is the test's.
                 peak_known = bench::reset_peak_rss() && peak_known;
             }

@@ -144,8 +144,10 @@ void matmul_group_in_parallel(const KernelTable& kernels, const MatrixView* cons
         run_matmul_chunk(plans[i], *ws[i], scratch, n_tokens, ys[i], static_cast<size_t>(c) - first_chunk[i]);
     };
     if (n_tokens <= 2) {
-        // Bandwidth-bound: one contiguous range per thread keeps each a long, prefetchable stream.
-#pragma omp for schedule(static)
+        // Bandwidth-bound: long contiguous ranges keep each thread on a prefetchable
+        // stream; guided hands out halving ranges, so a core slowed by a neighbour (a VM's
+        // lot) takes fewer of the last ones instead of holding the other at the barrier.
+#pragma omp for schedule(guided)
         for (ptrdiff_t c = 0; c < chunks; ++c) run(c);
     } else {
         // Compute-bound: chunks handed out as threads free up, so a slow core cannot hold the rest back.
