@@ -62,7 +62,6 @@ struct PackedGemm {
             high = V::or_(high, V::and_(hi5, bit4));
         }
     }
-    static constexpr size_t prefetch_distance = 2048;
 
     template <int T>
     static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, size_t sums_offset, float* y,
@@ -77,11 +76,6 @@ struct PackedGemm {
         }
         for (size_t b = 0; b < blocks; ++b) {
             const std::byte* block = panel + b * block_bytes;
-            if constexpr (T <= 2) {
-                // Few tokens: too little work per byte for the out-of-order window to
-                // keep enough cache misses in flight, so ask for every line ahead of time.
-                for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
-            }
             constexpr bool pair_path = nibbles && V::pair_sums && !grid;
             const size_t q = b * sizeof(BlockQ8_0);
             const std::byte* scales = block + quant_bytes;

@@ -22,7 +22,6 @@ struct PackedIQ4XSGemm {
     static constexpr size_t R = V::rows;
     static constexpr size_t block_bytes = sizeof(BlockIQ4_XS) * R;
     static constexpr size_t groups_offset = 8 * R;  // after d, scales_h and scales_l
-    static constexpr size_t prefetch_distance = 2048;
     using I = typename V::I;
 
     // Sub-block J's scale less 32 in both 16-bit halves of every lane: its low 4 bits are
@@ -54,9 +53,6 @@ struct PackedIQ4XSGemm {
         for (int t = 0; t < T; ++t) total[t] = V::zero_f();
         for (size_t b = 0; b < blocks; ++b) {
             const std::byte* block = panel + b * block_bytes;
-            if constexpr (T <= 2) {
-                for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
-            }
             I scales[8];
             scale_pairs(block, scales, std::make_integer_sequence<int, 8>{});
             I isum[T];

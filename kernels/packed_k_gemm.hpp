@@ -83,7 +83,6 @@ struct PackedQ45KGemm {
     // 3 x T accumulators plus the weights: three tokens fill AVX2's 16 registers (two
     // with q5_K's fifth bits).
     static constexpr int max_tokens = R == 8 ? (fifth ? 2 : 3) : V::tokens;
-    static constexpr size_t prefetch_distance = 2048;
 
     // Byte k of every lane as a 16-bit value in both halves of the lane (for madd16): one
     // byte shuffle, where shifts and masks took four operations.
@@ -175,9 +174,6 @@ struct PackedQ45KGemm {
             for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
             for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
                 const std::byte* block = panel + b * block_bytes;
-                if constexpr (T <= 2) {
-                    for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
-                }
                 for (int t = 0; t < T; ++t) q8[t] = acts[t][b].qs;
                 typename V::I sc_lo, sc_hi, mn_lo, mn_hi, isum[T], imin[T];
                 scales_and_mins(block, sc_lo, sc_hi, mn_lo, mn_hi);
@@ -257,7 +253,6 @@ struct PackedQ236KGemm {
     using Block = std::conditional_t<Type == TensorType::q2_K, BlockQ2_K, std::conditional_t<Type == TensorType::q3_K, BlockQ3_K, BlockQ6_K>>;
     static constexpr size_t block_bytes = sizeof(Block) * R;
     static constexpr int max_tokens = 2;
-    static constexpr size_t prefetch_distance = 2048;
     using Tiled = KTileGemm<V, Type>;
     using I = typename V::I;
     // Where the parts of a panel's super-block start (packed.hpp).
@@ -389,7 +384,6 @@ struct PackedQ236KGemm {
             for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
             for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
                 const std::byte* block = panel + b * block_bytes;
-                for (size_t line = 0; line < block_bytes; line += 64) V::prefetch(block + prefetch_distance + line);
                 // Kept in memory: in registers they would push out the sums.
                 I scales[16], pairs[8];
                 scales_and_pairs(block, scales, pairs);
