@@ -101,8 +101,8 @@ uint64_t status_field(const std::string& key) {
 }
 
 // The probe's buffer, aligned for huge pages and, where `huge`, asking for them, as the
-// packed weights do (src/weight_packing.cpp): on a VM here one thread read 1 GiB at 24-26
-// GB/s in 4 KiB pages and at 27-30 in 2 MiB pages, so a probe without them is no ceiling.
+// packed weights do (src/weight_packing.cpp): on a VM here one thread read 1 GiB at 21-28
+// GB/s in 4 KiB pages and at 27-34 in 2 MiB pages, so a probe without them is no ceiling.
 struct ProbeBuffer {
     static constexpr size_t huge_page = size_t{2} << 20;
     struct Free {
