@@ -2,15 +2,15 @@
 
 #include <malloc.h>
 #include <omp.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
+
+#include "src/huge_pages.hpp"
 
 namespace nibble::bench {
 namespace {
@@ -100,26 +100,6 @@ uint64_t status_field(const std::string& key) {
     return 0;
 }
 
-// The probe's buffer, aligned for huge pages and, where `huge`, asking for them, as the
-// packed weights do (src/weight_packing.cpp): on a VM here one thread read 1 GiB at 21-28
-// GB/s in 4 KiB pages and at 27-34 in 2 MiB pages, so a probe without them is no ceiling.
-struct ProbeBuffer {
-    static constexpr size_t huge_page = size_t{2} << 20;
-    struct Free {
-        void operator()(uint64_t* p) const { ::operator delete(p, std::align_val_t{huge_page}); }
-    };
-    std::unique_ptr<uint64_t, Free> words;
-    ProbeBuffer(size_t count, bool huge) {
-        const size_t bytes = (count * sizeof(uint64_t) + huge_page - 1) / huge_page * huge_page;
-        words.reset(static_cast<uint64_t*>(::operator new(bytes, std::align_val_t{huge_page})));
-#if defined(MADV_HUGEPAGE)
-        if (huge) madvise(words.get(), bytes, MADV_HUGEPAGE);  // a hint: where refused, 4 KiB pages
-#else
-        (void)huge;
-#endif
-    }
-};
-
 }  // namespace
 
 ProbeResult probe_read_bandwidth(size_t bytes, int threads, int passes) {
@@ -128,11 +108,16 @@ ProbeResult probe_read_bandwidth(size_t bytes, int threads, int passes) {
     const size_t per_thread = words / static_cast<size_t>(threads) / 64 * 64;  // whole lines for 8 streams
     ProbeResult best;
     volatile uint64_t sink = 0;
+    // 4 KiB pages, then huge pages as the packed weights have (detail::allocate_huge_pages):
+    // one thread read 1 GiB at 21-28 GB/s in the former and at 27-34 in the latter on a VM
+    // here, so a probe without them is no ceiling. One buffer at a time: `bytes`, not twice.
     for (const bool huge : {false, true}) {
-        const ProbeBuffer buffer(words, huge);  // one at a time: the probe holds `bytes`, not twice
+        size_t buffer_bytes = words * sizeof(uint64_t);
+        const detail::HugePageBuffer buffer = detail::allocate_huge_pages(buffer_bytes, huge);
+        auto* const base = reinterpret_cast<uint64_t*>(buffer.get());
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (int t = 0; t < threads; ++t) {  // first touch by the thread that will read it
-            uint64_t* p = buffer.words.get() + static_cast<size_t>(t) * per_thread;
+            uint64_t* p = base + static_cast<size_t>(t) * per_thread;
             for (size_t i = 0; i < per_thread; ++i) p[i] = i;
         }
         for (const NamedKernel& kernel : read_kernels) {
@@ -142,7 +127,7 @@ ProbeResult probe_read_bandwidth(size_t bytes, int threads, int passes) {
                 const auto start = std::chrono::steady_clock::now();
 #pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
                 for (int t = 0; t < threads; ++t) {
-                    total += kernel.read(buffer.words.get() + static_cast<size_t>(t) * per_thread, per_thread);
+                    total += kernel.read(base + static_cast<size_t>(t) * per_thread, per_thread);
                 }
                 const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                 sink = sink + total;

@@ -103,6 +103,18 @@ inline void decode_q45_K(const Block& b, DecodedSuperBlock& out, bool quants) {
     out.dmin = fp16_to_fp32(b.dmin);
 }
 
+/// The 256 unsigned 6-bit quants u (0..63) into q6_K's ql and qh: decode_q6_K's inverse.
+inline void encode_q6_K_quants(const uint8_t* u, BlockQ6_K& b) {
+    for (int n = 0; n < 2; ++n) {
+        const uint8_t* un = u + 128 * n;
+        for (int l = 0; l < 32; ++l) {
+            b.ql[64 * n + l] = static_cast<uint8_t>((un[l] & 15) | (un[l + 64] & 15) << 4);
+            b.ql[64 * n + l + 32] = static_cast<uint8_t>((un[l + 32] & 15) | (un[l + 96] & 15) << 4);
+            b.qh[32 * n + l] = static_cast<uint8_t>((un[l] >> 4) | (un[l + 32] >> 4) << 2 | (un[l + 64] >> 4) << 4 | (un[l + 96] >> 4) << 6);
+        }
+    }
+}
+
 inline void decode_q6_K(const BlockQ6_K& b, DecodedSuperBlock& out, bool quants) {
     for (int n = 0; quants && n < 2; ++n) {
         const uint8_t* ql = b.ql + 64 * n;

@@ -1,11 +1,11 @@
 #include "kernels/packed.hpp"
 
-#include <array>
 #include <cstring>
 #include <type_traits>
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/kquant_decode.hpp"
 #include "kernels/type_traits.hpp"
 
 namespace nibble::kernels {
@@ -220,47 +220,34 @@ void move_q45_K_block(size_t R, size_t r, Block& b, std::byte* panel_block) {
 // low 6 bits and bits 0-1 of q_3 on top, B q_1 and bits 2-3 of q_3, C q_2 and bits 4-5:
 // three quants come out by one mask each, the fourth from the three top bit pairs (the
 // file's split into 4 low and 2 high bits costs 17 vector steps per 4 vectors, this 11).
-struct Q6Quad {
-    uint8_t ql0, ql1, qh;  // the file's bytes ql[64n + l], ql[64n + 32 + l], qh[32n + l]
-};
-
-Q6Quad q6_from_panel(uint8_t a, uint8_t b, uint8_t c) {
-    const unsigned q0 = a & 63u, q1 = b & 63u, q2 = c & 63u, q3 = (a >> 6) | ((b >> 6) << 2) | ((c >> 6) << 4);
-    return {static_cast<uint8_t>((q0 & 15) | ((q2 & 15) << 4)), static_cast<uint8_t>((q1 & 15) | ((q3 & 15) << 4)),
-            static_cast<uint8_t>((q0 >> 4) | ((q1 >> 4) << 2) | ((q2 >> 4) << 4) | ((q3 >> 4) << 6))};
-}
-
-std::array<uint8_t, 3> q6_to_panel(Q6Quad f) {
-    const unsigned q0 = (f.ql0 & 15u) | ((f.qh & 3u) << 4), q1 = (f.ql1 & 15u) | (((f.qh >> 2) & 3u) << 4),
-                   q2 = (f.ql0 >> 4) | (((f.qh >> 4) & 3u) << 4), q3 = (f.ql1 >> 4) | ((f.qh >> 6) << 4);
-    return {static_cast<uint8_t>(q0 | ((q3 & 3) << 6)), static_cast<uint8_t>(q1 | (((q3 >> 2) & 3) << 6)),
-            static_cast<uint8_t>(q2 | ((q3 >> 4) << 6))};
-}
-
 template <bool ToPanel>
 void move_q6_K_block(size_t R, size_t r, BlockQ6_K& b, std::byte* panel_block) {
     const auto copy = move_bytes<ToPanel>;
     copy(panel_block + 2 * r, &b.d, 2);
     for (size_t w = 0; w < 4; ++w) copy(panel_block + 2 * R + w * 4 * R + 4 * r, b.scales + 4 * w, 4);
-    std::byte* quants = panel_block + 18 * R;
+    auto* quants = reinterpret_cast<uint8_t*>(panel_block + 18 * R);
+    DecodedSuperBlock decoded;
+    if constexpr (ToPanel) decode_q6_K(b, decoded, true);
     for (size_t n = 0; n < 2; ++n) {
         for (size_t g = 0; g < 8; ++g) {
-            auto* group = reinterpret_cast<uint8_t*>(quants + (n * 8 + g) * 12 * R);
+            uint8_t* group = quants + (n * 8 + g) * 12 * R;
             for (size_t i = 0; i < 4; ++i) {
-                const size_t l = 4 * g + i, at = 4 * r + i;
-                uint8_t& ql0 = b.ql[64 * n + l];
-                uint8_t& ql1 = b.ql[64 * n + 32 + l];
-                uint8_t& qh = b.qh[32 * n + l];
+                uint8_t* q = decoded.u + 128 * n + 4 * g + i;  // q[32 * k]: quant k of the four
+                uint8_t& part_a = group[4 * r + i];
+                uint8_t& part_b = group[4 * R + 4 * r + i];
+                uint8_t& part_c = group[8 * R + 4 * r + i];
                 if constexpr (ToPanel) {
-                    const auto abc = q6_to_panel({ql0, ql1, qh});
-                    for (size_t part = 0; part < 3; ++part) group[part * 4 * R + at] = abc[part];
+                    part_a = static_cast<uint8_t>(q[0] | (q[96] & 3) << 6);
+                    part_b = static_cast<uint8_t>(q[32] | ((q[96] >> 2) & 3) << 6);
+                    part_c = static_cast<uint8_t>(q[64] | (q[96] >> 4) << 6);
                 } else {
-                    const Q6Quad f = q6_from_panel(group[at], group[4 * R + at], group[8 * R + at]);
-                    ql0 = f.ql0, ql1 = f.ql1, qh = f.qh;
+                    q[0] = part_a & 63, q[32] = part_b & 63, q[64] = part_c & 63;
+                    q[96] = static_cast<uint8_t>((part_a >> 6) | (part_b >> 6) << 2 | (part_c >> 6) << 4);
                 }
             }
         }
     }
+    if constexpr (!ToPanel) encode_q6_K_quants(decoded.u, b);
 }
 
 // q2_K panels, per super-block of R rows (84 bytes per row): R fp16 d, R fp16 dmin, the

@@ -12,6 +12,7 @@
 #include "formats/tensor_directory.hpp"
 #include "kernels/kernels.hpp"
 #include "nibble/nibble.hpp"
+#include "src/huge_pages.hpp"
 
 namespace nibble::detail {
 
@@ -83,13 +84,9 @@ struct ModelWeights {
     std::vector<LayerWeights> layers;
 };
 
-struct AlignedDelete {
-    void operator()(std::byte* p) const noexcept { ::operator delete(p, std::align_val_t{size_t{2} << 20}); }
-};
-
 struct ModelImpl {
     std::shared_ptr<const formats::TensorDirectory> directory;
-    std::unique_ptr<std::byte, AlignedDelete> packed_storage;  ///< weights repacked for the kernels, if any
+    HugePageBuffer packed_storage;  ///< weights repacked for the kernels, if any
     size_t matrix_bytes = 0;  ///< bytes of every matrix a token reads (sizes the work of a pass)
     const kernels::KernelTable* table = nullptr;  ///< what every matrix product of this model runs on
     ModelConfig config;

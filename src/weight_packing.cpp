@@ -7,15 +7,13 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <new>
 
 #include "kernels/packed.hpp"
+#include "src/huge_pages.hpp"
 #include "src/model_impl.hpp"
 
 namespace nibble::detail {
 namespace {
-
-constexpr size_t huge_page = size_t{2} << 20;
 
 // Whether [data, data + size) lies in a file mapping, whose pages can be handed back.
 bool in_file_mapping(const formats::MappedFile& file, const void* data, size_t size) {
@@ -80,13 +78,7 @@ void pack_weights(ModelImpl& model, formats::TensorDirectory& directory, const k
         total += (kernels::row_bytes(m->type, m->cols) * m->rows + 63) / 64 * 64;
     }
     if (total == 0) return;
-    // Huge pages where the kernel allows them: a stream of weights then crosses far fewer
-    // page boundaries, where the hardware prefetcher stops and TLB misses start.
-    total = (total + huge_page - 1) / huge_page * huge_page;
-    model.packed_storage.reset(static_cast<std::byte*>(::operator new(total, std::align_val_t{huge_page})));
-#if defined(MADV_HUGEPAGE)
-    madvise(model.packed_storage.get(), total, MADV_HUGEPAGE);
-#endif
+    model.packed_storage = allocate_huge_pages(total);
     const auto count = static_cast<ptrdiff_t>(from_mapping.size());
 #pragma omp parallel for schedule(dynamic, 1)
     for (ptrdiff_t i = 0; i < count; ++i) {

@@ -383,14 +383,7 @@ void quantize_q6_K(const float* x, BlockQ6_K* blocks, size_t n) {
             if (d == 0) continue;
             for (int j = 0; j < 16; ++j) L[16 * g + j] = static_cast<int8_t>(std::clamp(nearest(xb[16 * g + j] / d), -32, 31) + 32);
         }
-        for (int h = 0; h < 2; ++h) {
-            const int8_t* Lh = L + 128 * h;
-            for (int l = 0; l < 32; ++l) {
-                out.ql[64 * h + l] = static_cast<uint8_t>((Lh[l] & 15) | (Lh[l + 64] & 15) << 4);
-                out.ql[64 * h + l + 32] = static_cast<uint8_t>((Lh[l + 32] & 15) | (Lh[l + 96] & 15) << 4);
-                out.qh[32 * h + l] = static_cast<uint8_t>((Lh[l] >> 4) | (Lh[l + 32] >> 4) << 2 | (Lh[l + 64] >> 4) << 4 | (Lh[l + 96] >> 4) << 6);
-            }
-        }
+        encode_q6_K_quants(reinterpret_cast<const uint8_t*>(L), out);  // 0..63: the same bytes signed or not
     }
 }
 
