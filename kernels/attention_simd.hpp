@@ -8,6 +8,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <array>
 #include <cstdint>
 
 #include "kernels/blocks.hpp"
@@ -81,6 +82,26 @@ struct SimdAttentionOps {
         return sum;
     }
 
+    // Where haddp puts the sum of accumulator a: xsimd 8.1 (Debian 12) returns the AVX-512
+    // sums permuted (lanes 2-3 and 4-5 of every 8 swapped), so the order is read once,
+    // from haddp itself over unit vectors, rather than assumed.
+    static const std::array<uint8_t, W>& haddp_order() {
+        static const std::array<uint8_t, W> order = [] {
+            B unit[W];
+            for (size_t a = 0; a < W; ++a) {
+                alignas(64) float lanes[W] = {};
+                lanes[0] = static_cast<float>(a + 1);
+                unit[a] = B::load_aligned(lanes);
+            }
+            float sums[W];
+            xsimd::haddp(unit).store_unaligned(sums);
+            std::array<uint8_t, W> where{};
+            for (size_t lane = 0; lane < W; ++lane) where[static_cast<size_t>(sums[lane]) - 1] = static_cast<uint8_t>(lane);
+            return where;
+        }();
+        return order;
+    }
+
     // Tiles of W / 2 key rows x 2 queries: each key vector loaded meets both queries, and
     // the W accumulators are reduced together by haddp (a transpose-and-add) instead of W
     // separate horizontal sums.
@@ -90,6 +111,7 @@ struct SimdAttentionOps {
         constexpr size_t Q = 2, R = W / Q;
         size_t j = 0;
         if (n % W == 0) {
+            const std::array<uint8_t, W>& order = haddp_order();
             for (; j + Q <= queries; j += Q) {
                 const float* q0 = q + j * q_stride;
                 size_t p = 0;
@@ -106,7 +128,7 @@ struct SimdAttentionOps {
                     float sums[W];
                     xsimd::haddp(acc).store_unaligned(sums);
                     for (size_t k = 0; k < Q; ++k) {
-                        for (size_t r = 0; r < R; ++r) out[(j + k) * out_stride + p + r] = sums[k * R + r];
+                        for (size_t r = 0; r < R; ++r) out[(j + k) * out_stride + p + r] = sums[order[k * R + r]];
                     }
                 }
                 for (; p < count; ++p) {
