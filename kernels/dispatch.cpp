@@ -1,8 +1,11 @@
 // Chooses the kernel table once, from what the CPU reports (CPUID on x86-64, HWCAP on
 // aarch64). NIBBLE_ISA forces one; asking for one the CPU lacks is an error, never a
-// crash on an illegal instruction.
+// crash on an illegal instruction. It also sets how far ahead the panel kernels prefetch
+// (prefetch.hpp).
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,6 +18,7 @@
 #endif
 
 #include "kernels/kernels.hpp"
+#include "kernels/prefetch.hpp"
 #include "nibble/error.hpp"
 
 namespace nibble::kernels {
@@ -26,6 +30,12 @@ struct Candidate {
 };
 
 #if defined(__x86_64__)
+bool cpu_is_intel() {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return false;
+    return ebx == 0x756e6547 && edx == 0x49656e69 && ecx == 0x6c65746e;  // "Genu" "ineI" "ntel"
+}
+
 // CPUID.1:ECX bit 29. Clang (14) does not know "f16c" in __builtin_cpu_supports.
 bool cpu_has_f16c() {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
@@ -53,7 +63,34 @@ std::vector<Candidate> supported() {
     return out;
 }
 
+constexpr size_t max_prefetch_bytes = size_t{1} << 20;
+
+// NIBBLE_PREFETCH as a byte count; nullopt when unset, empty, or not a count <= 1 MiB.
+std::optional<size_t> prefetch_from_environment(bool& malformed) {
+    malformed = false;
+    const char* text = std::getenv("NIBBLE_PREFETCH");
+    if (text == nullptr || *text == '\0') return std::nullopt;
+    size_t bytes = 0;
+    const std::string_view s(text);
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), bytes);
+    if (ec != std::errc() || end != s.data() + s.size() || bytes > max_prefetch_bytes) {
+        malformed = true;
+        return std::nullopt;
+    }
+    return bytes;
+}
+
+// Measured per CPU family (prefetch.hpp): on Intel cores 4 KiB ahead, elsewhere none.
+size_t default_prefetch_bytes() {
+#if defined(__x86_64__)
+    return cpu_is_intel() ? 4096 : 0;
+#else
+    return 0;
+#endif
+}
+
 const KernelTable& choose_kernels() {
+    check_prefetch_setting();
     const char* forced = std::getenv("NIBBLE_ISA");
     if (forced == nullptr || *forced == '\0') return *supported().front().table;
     return find_kernels(forced, "NIBBLE_ISA=");
@@ -61,7 +98,26 @@ const KernelTable& choose_kernels() {
 
 }  // namespace
 
+size_t prefetch_ahead_bytes() noexcept {
+    static const size_t bytes = [] {
+        bool malformed = false;
+        return prefetch_from_environment(malformed).value_or(default_prefetch_bytes());
+    }();
+    return bytes;
+}
+
+void check_prefetch_setting() {
+    bool malformed = false;
+    prefetch_from_environment(malformed);
+    if (malformed) {
+        throw Error(ErrorCode::invalid_argument, std::string("NIBBLE_PREFETCH=") + std::getenv("NIBBLE_PREFETCH") +
+                                                     ": expected a byte count from 0 (no software prefetch) to " +
+                                                     std::to_string(max_prefetch_bytes));
+    }
+}
+
 const KernelTable& find_kernels(std::string_view wanted, std::string_view what) {
+    check_prefetch_setting();
     const auto candidates = supported();
     // A table's own name first (avx512 = AVX-512 without VNNI), then the family name.
     for (const auto& c : candidates) {

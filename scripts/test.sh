@@ -12,11 +12,14 @@ scripts/install-deps.sh
 
 passed=0
 failed=0
+# phase NAME: marks where a part of the suite starts, for the timing summary at the end.
+phases=""
+phase() { phases="$phases$1 from ${SECONDS}s; "; echo "=== $1 (at ${SECONDS}s)"; }
 # run_ctest NAME BUILD_DIR [ctest args]: runs and tallies one ctest invocation.
 run_ctest() {
   local name=$1 dir=$2
   shift 2
-  echo "=== $name"
+  echo "=== ctest $name (at ${SECONDS}s)"
   set +e
   ctest --test-dir "$dir" -j"$jobs" --output-on-failure "$@" 2>&1 | tee "$dir/ctest-$name.log"
   set -e
@@ -35,6 +38,7 @@ run_ctest() {
 }
 
 # 1. Release build: unit, fixture and example tests.
+phase release
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 # The official openai npm client, for the server tests (without it they skip, or fail
@@ -43,6 +47,7 @@ tests/server/install-client.sh build/node || echo "install-client: failed; the s
 run_ctest release build
 
 # 2. The same tests under ASan + UBSan.
+phase sanitizers
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" -DNIBBLE_SANITIZE=ON \
   -DNIBBLE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
@@ -89,7 +94,7 @@ consumer() {
     echo "$name: C consumer (cc, pkg-config): FAILED"; consumer_ok=0
   fi
 }
-echo "=== consumer"
+phase consumer
 rm -rf build-prefix build-consumer
 # The release build, installed twice: lib/ and Debian's multiarch libdir.
 cmake -S . -B build -DCMAKE_INSTALL_PREFIX="$root/build-prefix/static" -DCMAKE_INSTALL_LIBDIR=lib >/dev/null
@@ -123,6 +128,7 @@ cmake -S . -B build -UCMAKE_INSTALL_PREFIX -UCMAKE_INSTALL_LIBDIR >/dev/null
 if [ "$consumer_ok" = 1 ]; then passed=$((passed + 1)); echo "consumer: ok"; else failed=$((failed + 1)); echo "consumer: FAILED"; fi
 
 # 4. aarch64: cross-compiled, tests under qemu with and without the dot-product extension.
+phase aarch64
 cmake -S . -B build-aarch64 --toolchain cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
   -DNIBBLE_BUILD_BENCH=OFF >/dev/null
 cmake --build build-aarch64 -j"$jobs"
@@ -131,7 +137,7 @@ QEMU_CPU=cortex-a53 run_ctest aarch64-plain build-aarch64 -L "unit|fixtures"
 
 # 5. Fuzzing: every reader's libFuzzer target (clang, ASan + UBSan + coverage), 60 s each,
 #    two at a time; any crash, leak, timeout (10 s) or out-of-memory (2 GB) fails.
-echo "=== fuzz"
+phase fuzz
 if CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" \
      -DNIBBLE_FUZZ=ON -DNIBBLE_BUILD_TESTS=OFF -DNIBBLE_BUILD_BENCH=OFF -DNIBBLE_BUILD_EXAMPLES=OFF >/dev/null &&
    cmake --build build-fuzz -j"$jobs" >/dev/null && tests/fuzz/run.sh build-fuzz 60; then
@@ -142,7 +148,7 @@ fi
 
 # 6. ThreadSanitizer: 8 Sessions over 2 Models from 8 threads (only the library and that
 #    test, -O1). One OpenMP thread (loading and every Session): libgomp is not instrumented.
-echo "=== tsan"
+phase tsan
 if cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" -DNIBBLE_TSAN=ON \
      -DNIBBLE_BUILD_BENCH=OFF -DNIBBLE_BUILD_EXAMPLES=OFF >/dev/null &&
    cmake --build build-tsan -j"$jobs" --target nibble-concurrency-tests >/dev/null &&
@@ -154,5 +160,6 @@ else
 fi
 
 echo
+echo "timing: ${phases}end at ${SECONDS}s"
 echo "suite: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -9,7 +10,9 @@
 #include "kernels/fp16.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/packed.hpp"
+#include "kernels/prefetch.hpp"
 #include "kernels/type_traits.hpp"
+#include "nibble/error.hpp"
 
 using namespace nibble;
 using namespace nibble::kernels;
@@ -164,6 +167,29 @@ TEST_CASE("the active table is one this CPU can run", "[kernels]") {
     bool found = false;
     for (const auto* t : tables) found |= t == &active_kernels();
     CHECK(found);
+}
+
+TEST_CASE("NIBBLE_PREFETCH takes a byte count and names itself when it is anything else", "[kernels]") {
+    const char* before = std::getenv("NIBBLE_PREFETCH");
+    const std::string saved = before ? before : "";
+    CHECK(prefetch_ahead_bytes() <= (size_t{1} << 20));
+    for (const char* good : {"0", "4096", "1048576"}) {
+        ::setenv("NIBBLE_PREFETCH", good, 1);
+        CHECK_NOTHROW(check_prefetch_setting());
+        CHECK_NOTHROW(find_kernels("scalar", "NIBBLE_ISA="));
+    }
+    for (const char* bad : {"4k", "-1", "1048577", "99999999999999999999999", " 64"}) {
+        INFO(bad);
+        ::setenv("NIBBLE_PREFETCH", bad, 1);
+        try {
+            find_kernels("scalar", "NIBBLE_ISA=");
+            FAIL("expected an error");
+        } catch (const Error& e) {
+            CHECK(e.code() == ErrorCode::invalid_argument);
+            CHECK_THAT(e.what(), Catch::Contains(std::string("NIBBLE_PREFETCH=") + bad) && Catch::Contains("byte count"));
+        }
+    }
+    if (before) ::setenv("NIBBLE_PREFETCH", saved.c_str(), 1); else ::unsetenv("NIBBLE_PREFETCH");
 }
 
 namespace {
