@@ -52,6 +52,13 @@ struct KTileGemm {
         return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint16_t>(lo)) | static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16);
     }
 
+    // With a 4-way dot that accumulates int32 (VNNI) and a 32-bit multiply, sums need no
+    // 16-bit stage: a span is a whole scale's weights (32 for q4_K / q5_K, else 16), one
+    // dot per vector and token, then one multiply by the scale per span and token. The
+    // integer sums are the same, so the results are too, bit for bit.
+    static constexpr bool int32_sums = !V::pair_sums && requires(typename V::I a) { V::mul32(a, a); };
+    static constexpr int span32 = Type == TensorType::q4_K || Type == TensorType::q5_K ? 32 : 16;
+
     // A table may unpack a panel's quants with its own vector code (AVX2 does).
     static constexpr bool vector_quants = requires(const std::byte* w, uint8_t* q) { V::template panel_quants<Type>(w, 0, 0, 0, q); };
 
@@ -90,7 +97,21 @@ struct KTileGemm {
             const Panel& p = panels[b];
             typename V::I isum[T];
             for (int t = 0; t < T; ++t) isum[t] = V::zero();
-            for (int first = 0; first < static_cast<int>(qk_k); first += span) {
+            if constexpr (int32_sums) {
+                for (int first = 0; first < static_cast<int>(qk_k); first += span32) {
+                    typename V::I sum32[T];
+                    for (int t = 0; t < T; ++t) sum32[t] = V::zero();
+                    for (int k = first; k < first + span32; k += 4) {
+                        const typename V::I w = V::load(reinterpret_cast<const std::byte*>(p.q + static_cast<size_t>(k) * R));
+                        for (int t = 0; t < T; ++t) sum32[t] = V::dot(sum32[t], w, V::broadcast4(acts[t][b].qs + k));
+                    }
+                    // The scale is in both 16-bit halves: the high one, sign-extended.
+                    const typename V::I scale = V::template shift_right_arith32<16>(
+                        V::load(reinterpret_cast<const std::byte*>(p.scale + static_cast<size_t>(first / 16) * R)));
+                    for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::mul32(sum32[t], scale));
+                }
+            }
+            for (int first = 0; first < (int32_sums ? 0 : static_cast<int>(qk_k)); first += span) {
                 typename V::I sum16[T];
                 for (int t = 0; t < T; ++t) sum16[t] = V::zero();
                 for (int k = first; k < first + span; k += 4) {

@@ -43,6 +43,7 @@ struct Avx512Vec {
         }
     }
     static I add(I a, I b) { return _mm512_add_epi32(a, b); }
+    static I mul32(I a, I b) { return _mm512_mullo_epi32(a, b); }
     static I sub(I a, I b) { return _mm512_sub_epi32(a, b); }
     template <int Bits>
     static I shift_left(I v) { return _mm512_slli_epi32(v, Bits); }
