@@ -245,6 +245,15 @@ test('a wait for a slot past --queue-timeout: 503 with Retry-After', { timeout: 
     const long = { model, prompt: 'Once upon a time', max_tokens: 4000, temperature: 1.5, top_k: 0, top_p: 1, min_p: 0, stream: true };
     const streams = [1, 2].map((seed) => c.completions.create({ ...long, seed }, { signal: ac.signal })
       .then(async (st) => { for await (const _ of st) { /* drain */ } }).catch((e) => e));
+    // ...once one of them holds the slot (sent first, they may still arrive after the
+    // requests below: then those are served at once and nothing waits)...
+    const busy_by = Date.now() + 30000;
+    for (;;) {
+      const h = await (await fetch(`${s.url}/health`, { signal: AbortSignal.timeout(5000) })).json();
+      if (h.slots_processing === 1) break;
+      assert.ok(Date.now() < busy_by, `a long generation takes the slot within 30 s: ${JSON.stringify(h)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     // ...and two more waiting behind it: at least one of them waits for more than 1 s.
     const t0 = Date.now();
     const waiting = await Promise.allSettled([3, 4].map(() => c.completions.create({ model, prompt: 'The cat', max_tokens: 4, temperature: 0 })));
