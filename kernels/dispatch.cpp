@@ -65,18 +65,17 @@ std::vector<Candidate> supported() {
 
 constexpr size_t max_prefetch_bytes = size_t{1} << 20;
 
-// NIBBLE_PREFETCH as a byte count; nullopt when unset, empty, or not a count <= 1 MiB.
-std::optional<size_t> prefetch_from_environment(bool& malformed) {
-    malformed = false;
+// NIBBLE_PREFETCH's text, or nullptr when unset or empty.
+const char* prefetch_text() {
     const char* text = std::getenv("NIBBLE_PREFETCH");
-    if (text == nullptr || *text == '\0') return std::nullopt;
+    return text != nullptr && *text != '\0' ? text : nullptr;
+}
+
+// A byte count up to 1 MiB; nullopt for anything else.
+std::optional<size_t> parse_prefetch_bytes(std::string_view text) {
     size_t bytes = 0;
-    const std::string_view s(text);
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), bytes);
-    if (ec != std::errc() || end != s.data() + s.size() || bytes > max_prefetch_bytes) {
-        malformed = true;
-        return std::nullopt;
-    }
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+    if (ec != std::errc() || end != text.data() + text.size() || bytes > max_prefetch_bytes) return std::nullopt;
     return bytes;
 }
 
@@ -100,17 +99,17 @@ const KernelTable& choose_kernels() {
 
 size_t prefetch_ahead_bytes() noexcept {
     static const size_t bytes = [] {
-        bool malformed = false;
-        return prefetch_from_environment(malformed).value_or(default_prefetch_bytes());
+        const char* text = prefetch_text();
+        // A malformed value never gets here: check_prefetch_setting refused it at load.
+        return text != nullptr ? parse_prefetch_bytes(text).value_or(default_prefetch_bytes()) : default_prefetch_bytes();
     }();
     return bytes;
 }
 
 void check_prefetch_setting() {
-    bool malformed = false;
-    prefetch_from_environment(malformed);
-    if (malformed) {
-        throw Error(ErrorCode::invalid_argument, std::string("NIBBLE_PREFETCH=") + std::getenv("NIBBLE_PREFETCH") +
+    const char* text = prefetch_text();
+    if (text != nullptr && !parse_prefetch_bytes(text)) {
+        throw Error(ErrorCode::invalid_argument, std::string("NIBBLE_PREFETCH=") + text +
                                                      ": expected a byte count from 0 (no software prefetch) to " +
                                                      std::to_string(max_prefetch_bytes));
     }

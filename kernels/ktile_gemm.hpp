@@ -110,19 +110,20 @@ struct KTileGemm {
                         V::load(reinterpret_cast<const std::byte*>(p.scale + static_cast<size_t>(first / 16) * R)));
                     for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::mul32(sum32[t], scale));
                 }
-            }
-            for (int first = 0; first < (int32_sums ? 0 : static_cast<int>(qk_k)); first += span) {
-                typename V::I sum16[T];
-                for (int t = 0; t < T; ++t) sum16[t] = V::zero();
-                for (int k = first; k < first + span; k += 4) {
-                    const typename V::I w = V::load(reinterpret_cast<const std::byte*>(p.q + static_cast<size_t>(k) * R));
-                    for (int t = 0; t < T; ++t) {
-                        sum16[t] = V::add16(sum16[t], V::pair_products(w, V::broadcast4(acts[t][b].qs + k)));
-                        V::keep_in_register(sum16[t]);
+            } else {
+                for (int first = 0; first < static_cast<int>(qk_k); first += span) {
+                    typename V::I sum16[T];
+                    for (int t = 0; t < T; ++t) sum16[t] = V::zero();
+                    for (int k = first; k < first + span; k += 4) {
+                        const typename V::I w = V::load(reinterpret_cast<const std::byte*>(p.q + static_cast<size_t>(k) * R));
+                        for (int t = 0; t < T; ++t) {
+                            sum16[t] = V::add16(sum16[t], V::pair_products(w, V::broadcast4(acts[t][b].qs + k)));
+                            V::keep_in_register(sum16[t]);
+                        }
                     }
+                    const typename V::I scale = V::load(reinterpret_cast<const std::byte*>(p.scale + static_cast<size_t>(first / 16) * R));
+                    for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::madd16(sum16[t], scale));
                 }
-                const typename V::I scale = V::load(reinterpret_cast<const std::byte*>(p.scale + static_cast<size_t>(first / 16) * R));
-                for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::madd16(sum16[t], scale));
             }
             const typename V::F d = V::load_f(p.d);
             for (int t = 0; t < T; ++t) {
