@@ -79,10 +79,10 @@ std::optional<size_t> parse_prefetch_bytes(std::string_view text) {
     return bytes;
 }
 
-// Measured per CPU family (prefetch.hpp): on Intel cores 4 KiB ahead, elsewhere none.
+// Measured per CPU family (prefetch.hpp): on Intel cores 2 KiB ahead, elsewhere none.
 size_t default_prefetch_bytes() {
 #if defined(__x86_64__)
-    return cpu_is_intel() ? 4096 : 0;
+    return cpu_is_intel() ? 2048 : 0;
 #else
     return 0;
 #endif

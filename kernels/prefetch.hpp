@@ -1,9 +1,12 @@
 // Software prefetch for the panel kernels' few-token tiles, whose work per byte is too
 // little for the out-of-order window to keep enough cache misses in flight on some CPUs.
 // Whether it pays depends on the CPU's prefetchers, so the distance is chosen once at
-// run time (dispatch.cpp): on a Xeon (Sapphire Rapids class) 4 KiB ahead nearly doubled
-// matrix x vector from memory (6.6 -> 11.6-12.9 GB/s), on Zen 3 it cost 6-23 % of
-// generation, as the hardware prefetcher already follows each stream there.
+// run time (dispatch.cpp). Intel: on one Xeon VM (family 6 model 207) prefetching nearly
+// doubled matrix x vector from memory (6.6 -> 11.6 GB/s at 2 KiB ahead, 12.9 at 4 KiB);
+// on another (model 167, 480 MiB L3) 2 KiB gave 1.1B q4_0 generation 25.5 -> 26.7 t/s
+// and Q6_K 13.2 -> 15.1 where 4 KiB lost (22.0, 14.1): 2 KiB is near the best on both.
+// On Zen 3 it cost 6-23 % of generation, as the hardware prefetcher already follows
+// each stream there.
 #pragma once
 
 #include <cstddef>
