@@ -131,9 +131,35 @@ struct PackedQ45KGemm {
     // 16-bit pair sums of 8 groups fit for nibbles (8 * 2 * 15 * 127), of 4 for q5_K.
     static constexpr size_t groups_per_widen = fifth ? 4 : 8;
 
+    // With VNNI and a 32-bit multiply (KTileGemm::int32_sums): one dot per group and token
+    // into an int32 sum of a whole sub-block, then one multiply by its scale, where the
+    // 16-bit path takes a pair product and an add per group. Same integer sums, same bits.
+    static constexpr bool int32_sums = KTileGemm<V, Type>::int32_sums;
+
+    // Byte K of every lane zero-extended to 32 bits (K < 4: of lo, else of hi).
+    template <int K>
+    static typename V::I lane_byte(typename V::I lo, typename V::I hi) {
+        return V::lookup16(K < 4 ? lo : hi, V::grid16(LaneBytes<K % 4, -1, -1, -1>::pattern));
+    }
+
     template <int C, int T>
     static void chunk(const std::byte* block, const int8_t* const* q8, typename V::I sc_lo, typename V::I sc_hi,
                       typename V::I* isum) {
+        if constexpr (int32_sums) {
+            typename V::I first[T], second[T];
+            for (int t = 0; t < T; ++t) first[t] = second[t] = V::zero();
+            for (size_t g = 0; g < 8; ++g) {
+                typename V::I low, high;
+                group_weights<C>(block, g, low, high);
+                for (int t = 0; t < T; ++t) {
+                    first[t] = V::dot(first[t], low, V::broadcast4(q8[t] + 64 * C + 4 * g));
+                    second[t] = V::dot(second[t], high, V::broadcast4(q8[t] + 64 * C + 32 + 4 * g));
+                }
+            }
+            const typename V::I s0 = lane_byte<2 * C>(sc_lo, sc_hi), s1 = lane_byte<2 * C + 1>(sc_lo, sc_hi);
+            for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::add(V::mul32(first[t], s0), V::mul32(second[t], s1)));
+            return;
+        }
         const typename V::I s0 = pick<2 * C>(sc_lo, sc_hi), s1 = pick<2 * C + 1>(sc_lo, sc_hi);
         for (size_t g0 = 0; g0 < 8; g0 += groups_per_widen) {
             typename V::I first[T], second[T];
@@ -279,11 +305,25 @@ struct PackedQ236KGemm {
     static I two_pair(const I* words) { return signed_pair<(2 * J) % 4, (2 * J) % 4 + 1>(words[J / 2]); }
     template <int... S>
     static void scale_pairs(const I* words, I* scales, std::integer_sequence<int, S...>) { ((scales[S] = scale_pair<S>(words)), ...); }
+    // Scale S as a sign-extended int32 in every lane (the int32-sum path's multiplier).
+    template <int S>
+    static I scale32(const I* words) {
+        return V::template shift_right_arith32<24>(V::lookup16(words[S / 4], V::grid16(LaneBytes<-1, -1, -1, S % 4>::pattern)));
+    }
+    template <int... S>
+    static void scales32(const I* words, I* scales, std::integer_sequence<int, S...>) { ((scales[S] = scale32<S>(words)), ...); }
     template <int... J>
     static void two_pairs(const I* words, I* pairs, std::integer_sequence<int, J...>) { ((pairs[J] = two_pair<J>(words)), ...); }
 
-    // The 16 scales as 16-bit pairs, and per 32 weights the pair of minimums (q2_K) or of
-    // scales (the offset's part, multiplied by 2^offset_bits after summing).
+    // With VNNI and a 32-bit multiply (KTileGemm::int32_sums): the quants of a scale's 16
+    // weights meet each token in int32 sums, one dot per vector, then one multiply by the
+    // scale, where the 16-bit path takes a pair product and an add per vector. Same
+    // integer sums, same bits.
+    static constexpr bool int32_sums = Tiled::int32_sums;
+
+    // The 16 scales as 16-bit pairs (Int32: as int32), and per 32 weights the pair of
+    // minimums (q2_K) or of scales (the offset's part, multiplied by 2^offset_bits after summing).
+    template <bool Int32>
     static void scales_and_pairs(const std::byte* block, I* scales, I* pairs) {
         const I low4 = V::set1(0x0f0f0f0f);
         I words[4];
@@ -305,11 +345,15 @@ struct PackedQ236KGemm {
         } else {
             for (size_t w = 0; w < 4; ++w) words[w] = V::load(block + scales_offset + w * 4 * R);
         }
-        scale_pairs(words, scales, std::make_integer_sequence<int, 16>{});
+        if constexpr (Int32) {
+            scales32(words, scales, std::make_integer_sequence<int, 16>{});
+        } else {
+            scale_pairs(words, scales, std::make_integer_sequence<int, 16>{});
+        }
         if constexpr (Type != TensorType::q2_K) two_pairs(words, pairs, std::make_integer_sequence<int, 8>{});
         if constexpr (Type == TensorType::q3_K) {  // stored with 32 added
             const I bias = V::set1(0x00200020);
-            for (size_t k = 0; k < 16; ++k) scales[k] = V::sub16(scales[k], bias);
+            for (size_t k = 0; k < 16; ++k) scales[k] = Int32 ? V::sub(scales[k], V::set1(32)) : V::sub16(scales[k], bias);
             for (size_t j = 0; j < 8; ++j) pairs[j] = V::sub16(pairs[j], bias);
         }
     }
@@ -354,6 +398,28 @@ struct PackedQ236KGemm {
     // Half N of a super-block against T tokens, into isum.
     template <int N, int T>
     static void half(const std::byte* block, const I* scales, const BlockQ8_K* const* acts, size_t b, I* isum) {
+        if constexpr (int32_sums) {
+            for (size_t h2 = 0; h2 < 2; ++h2) {  // groups 4 h2 .. 4 h2 + 3: one scale per k
+                I sum32[4][T];
+                for (auto& k : sum32) {
+                    for (int t = 0; t < T; ++t) k[t] = V::zero();
+                }
+                for (size_t g = 4 * h2; g < 4 * h2 + 4; ++g) {
+                    I u[4];
+                    quants<N>(block, g, u);
+                    for (size_t k = 0; k < 4; ++k) {
+                        for (int t = 0; t < T; ++t) {
+                            sum32[k][t] = V::dot(sum32[k][t], u[k], V::broadcast4(acts[t][b].qs + 128 * N + 32 * k + 4 * g));
+                        }
+                    }
+                }
+                for (size_t k = 0; k < 4; ++k) {
+                    const I scale = scales[8 * N + 2 * k + h2];
+                    for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::mul32(sum32[k][t], scale));
+                }
+            }
+            return;
+        }
         for (size_t h = 0; h < 4; ++h) {
             I sum16[4][T];
             for (auto& k : sum16) {
@@ -391,7 +457,7 @@ struct PackedQ236KGemm {
                 if (ahead != 0) prefetch_block<V, block_bytes>(block + ahead);
                 // Kept in memory: in registers they would push out the sums.
                 I scales[16], pairs[8];
-                scales_and_pairs(block, scales, pairs);
+                scales_and_pairs<int32_sums>(block, scales, pairs);
                 I isum[T], imin[T];
                 for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
                 half<0, T>(block, scales, acts, b, isum);
@@ -427,7 +493,7 @@ struct PackedQ236KGemm {
         unpack_half<0>(block, p);
         unpack_half<1>(block, p);
         I scales[16], pairs[8];
-        scales_and_pairs(block, scales, pairs);
+        scales_and_pairs<false>(block, scales, pairs);
         for (size_t s = 0; s < 16; ++s) V::store(reinterpret_cast<uint8_t*>(p.scale + s * R), scales[s]);
         // offset * scale in both halves: |32 * scale| <= 4096 stays within 16 bits
         for (size_t j = 0; j < 8; ++j) V::store(reinterpret_cast<uint8_t*>(p.min + j * R), V::template shift_left16<offset_bits>(pairs[j]));
