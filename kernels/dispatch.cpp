@@ -71,21 +71,28 @@ const char* prefetch_text() {
     return text != nullptr && *text != '\0' ? text : nullptr;
 }
 
-// A byte count up to 1 MiB; nullopt for anything else.
-std::optional<size_t> parse_prefetch_bytes(std::string_view text) {
-    size_t bytes = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
-    if (ec != std::errc() || end != text.data() + text.size() || bytes > max_prefetch_bytes) return std::nullopt;
-    return bytes;
+// "L1" or "L1,L2", byte counts up to 1 MiB each; nullopt for anything else.
+std::optional<PrefetchDistances> parse_prefetch(std::string_view text) {
+    auto bytes = [](std::string_view part) -> std::optional<size_t> {
+        size_t n = 0;
+        const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), n);
+        if (part.empty() || ec != std::errc() || end != part.data() + part.size() || n > max_prefetch_bytes) return std::nullopt;
+        return n;
+    };
+    const size_t comma = text.find(',');
+    const auto l1 = bytes(text.substr(0, comma));
+    const auto l2 = comma == std::string_view::npos ? std::optional<size_t>(0) : bytes(text.substr(comma + 1));
+    if (!l1 || !l2) return std::nullopt;
+    return PrefetchDistances{*l1, *l2};
 }
 
-// Measured per CPU family (prefetch.hpp): on Intel cores 2 KiB ahead, elsewhere none.
-size_t default_prefetch_bytes() {
+// Measured per CPU family (prefetch.hpp): on Intel cores 2 KiB ahead into every level and
+// 6 KiB ahead into L2, elsewhere none.
+PrefetchDistances default_prefetch() {
 #if defined(__x86_64__)
-    return cpu_is_intel() ? 2048 : 0;
-#else
-    return 0;
+    if (cpu_is_intel()) return {2048, 6144};
 #endif
+    return {};
 }
 
 const KernelTable& choose_kernels() {
@@ -97,21 +104,22 @@ const KernelTable& choose_kernels() {
 
 }  // namespace
 
-size_t prefetch_ahead_bytes() noexcept {
-    static const size_t bytes = [] {
+PrefetchDistances prefetch_distances() noexcept {
+    static const PrefetchDistances distances = [] {
         const char* text = prefetch_text();
         // A malformed value never gets here: check_prefetch_setting refused it at load.
-        return text != nullptr ? parse_prefetch_bytes(text).value_or(default_prefetch_bytes()) : default_prefetch_bytes();
+        return text != nullptr ? parse_prefetch(text).value_or(default_prefetch()) : default_prefetch();
     }();
-    return bytes;
+    return distances;
 }
 
 void check_prefetch_setting() {
     const char* text = prefetch_text();
-    if (text != nullptr && !parse_prefetch_bytes(text)) {
+    if (text != nullptr && !parse_prefetch(text)) {
         throw Error(ErrorCode::invalid_argument, std::string("NIBBLE_PREFETCH=") + text +
                                                      ": expected a byte count from 0 (no software prefetch) to " +
-                                                     std::to_string(max_prefetch_bytes));
+                                                     std::to_string(max_prefetch_bytes) +
+                                                     ", optionally a comma and a second one for L2-only prefetches");
     }
 }
 

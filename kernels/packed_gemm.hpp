@@ -67,7 +67,7 @@ struct PackedGemm {
     template <int T>
     static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, size_t sums_offset, float* y,
                      size_t y_stride) {
-        const size_t ahead = prefetch_ahead_bytes();
+        const PrefetchDistances ahead = prefetch_distances();
         typename V::F out[T];
         const int8_t* quants[T];
         const ActivationBlockSums* sums[T];
@@ -78,7 +78,7 @@ struct PackedGemm {
         }
         for (size_t b = 0; b < blocks; ++b) {
             const std::byte* block = panel + b * block_bytes;
-            if (T <= 2 && ahead != 0) prefetch_block<V, block_bytes>(block + ahead);
+            if (T <= 2) prefetch_ahead<V, block_bytes>(block, ahead);
             constexpr bool pair_path = nibbles && V::pair_sums && !grid;
             const size_t q = b * sizeof(BlockQ8_0);
             const std::byte* scales = block + quant_bytes;

@@ -46,7 +46,7 @@ struct PackedIQ4XSGemm {
 
     template <int T>
     static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
-        const size_t ahead = prefetch_ahead_bytes();
+        const PrefetchDistances ahead = prefetch_distances();
         const BlockQ8_K* acts[T];
         for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
         const I grid = V::grid16(iq4_values);
@@ -54,7 +54,7 @@ struct PackedIQ4XSGemm {
         for (int t = 0; t < T; ++t) total[t] = V::zero_f();
         for (size_t b = 0; b < blocks; ++b) {
             const std::byte* block = panel + b * block_bytes;
-            if (T <= 2 && ahead != 0) prefetch_block<V, block_bytes>(block + ahead);
+            if (T <= 2) prefetch_ahead<V, block_bytes>(block, ahead);
             I scales[8];
             scale_pairs(block, scales, std::make_integer_sequence<int, 8>{});
             I isum[T];

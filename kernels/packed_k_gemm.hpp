@@ -191,7 +191,7 @@ struct PackedQ45KGemm {
 
     template <int T>
     static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
-        const size_t ahead = prefetch_ahead_bytes();
+        const PrefetchDistances ahead = prefetch_distances();
         const BlockQ8_K* acts[T];
         const int8_t* q8[T];
         for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
@@ -202,7 +202,7 @@ struct PackedQ45KGemm {
             for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
             for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
                 const std::byte* block = panel + b * block_bytes;
-                if (T <= 2 && ahead != 0) prefetch_block<V, block_bytes>(block + ahead);
+                if (T <= 2) prefetch_ahead<V, block_bytes>(block, ahead);
                 for (int t = 0; t < T; ++t) q8[t] = acts[t][b].qs;
                 typename V::I sc_lo, sc_hi, mn_lo, mn_hi, isum[T], imin[T];
                 scales_and_mins(block, sc_lo, sc_hi, mn_lo, mn_hi);
@@ -444,7 +444,7 @@ struct PackedQ236KGemm {
 
     template <int T>
     static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
-        const size_t ahead = prefetch_ahead_bytes();
+        const PrefetchDistances ahead = prefetch_distances();
         const BlockQ8_K* acts[T];
         for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
         typename V::F total[T];
@@ -454,7 +454,7 @@ struct PackedQ236KGemm {
             for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
             for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
                 const std::byte* block = panel + b * block_bytes;
-                if (ahead != 0) prefetch_block<V, block_bytes>(block + ahead);
+                prefetch_ahead<V, block_bytes>(block, ahead);
                 // Kept in memory: in registers they would push out the sums.
                 I scales[16], pairs[8];
                 scales_and_pairs<int32_sums>(block, scales, pairs);

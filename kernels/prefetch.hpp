@@ -1,31 +1,44 @@
 // Software prefetch for the panel kernels' few-token tiles, whose work per byte is too
 // little for the out-of-order window to keep enough cache misses in flight on some CPUs.
-// Whether it pays depends on the CPU's prefetchers, so the distance is chosen once at
-// run time (dispatch.cpp). Intel: on one Xeon VM (family 6 model 207) prefetching nearly
-// doubled matrix x vector from memory (6.6 -> 11.6 GB/s at 2 KiB ahead, 12.9 at 4 KiB);
-// on another (model 167, 480 MiB L3) 2 KiB gave 1.1B q4_0 generation 25.5 -> 26.7 t/s
-// and Q6_K 13.2 -> 15.1 where 4 KiB lost (22.0, 14.1): 2 KiB is near the best on both.
-// On Zen 3 it cost 6-23 % of generation, as the hardware prefetcher already follows
-// each stream there.
+// Whether it pays depends on the CPU's prefetchers, so the distances are chosen once at
+// run time (dispatch.cpp). Two kinds: into every level (prefetcht0) a little ahead, and
+// into L2 only (prefetcht2) further ahead, whose misses tie up no L1 fill buffer for
+// the whole trip to memory. Intel: on one Xeon VM (family 6 model 207) prefetching
+// nearly doubled matrix x vector from memory (6.6 -> 11.6 GB/s at 2 KiB ahead, 12.9 at
+// 4 KiB); on another (model 167, 480 MiB L3) 2 KiB gave 1.1B q4_0 generation 25.5 ->
+// 26.7 t/s where 4 KiB lost (22.0), and L2 prefetches 6 KiB ahead on top took Q4_K_M
+// 21.2 -> 24.4 t/s at 1 thread and 39.4 -> 45.0 at 2 (q4_0 +5-8 %, Q6_K +2-4 %).
+// On Zen 3 prefetching cost 6-23 % of generation, as the hardware prefetcher already
+// follows each stream there.
 #pragma once
 
 #include <cstddef>
 
 namespace nibble::kernels {
 
-/// Bytes ahead of the read position that few-token panel tiles prefetch; 0: none.
-/// NIBBLE_PREFETCH=BYTES overrides the CPU's default (checked by check_prefetch_setting).
-size_t prefetch_ahead_bytes() noexcept;
+/// Bytes ahead of the read position that few-token panel tiles prefetch; 0: not that kind.
+struct PrefetchDistances {
+    size_t l1 = 0;  ///< into every cache level
+    size_t l2 = 0;  ///< into L2 only
+};
 
-/// Throws Error if NIBBLE_PREFETCH is set to anything but a byte count up to 1 MiB.
+/// The CPU's default, or NIBBLE_PREFETCH=L1[,L2] (checked by check_prefetch_setting).
+PrefetchDistances prefetch_distances() noexcept;
+
+/// Throws Error if NIBBLE_PREFETCH is set to anything but one or two byte counts up to 1 MiB.
 void check_prefetch_setting();
 
 namespace {
 
-// Every 64-byte line of one block of Bytes bytes at p (p is past the block being read).
+// Every 64-byte line of the block of Bytes bytes that lies each distance past `block`.
 template <class V, size_t Bytes>
-inline void prefetch_block(const std::byte* p) {
-    for (size_t line = 0; line < Bytes; line += 64) V::prefetch(p + line);
+inline void prefetch_ahead(const std::byte* block, PrefetchDistances ahead) {
+    if (ahead.l1 != 0) {
+        for (size_t line = 0; line < Bytes; line += 64) V::prefetch(block + ahead.l1 + line);
+    }
+    if (ahead.l2 != 0) {
+        for (size_t line = 0; line < Bytes; line += 64) V::prefetch_l2(block + ahead.l2 + line);
+    }
 }
 
 }  // namespace

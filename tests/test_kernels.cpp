@@ -169,16 +169,17 @@ TEST_CASE("the active table is one this CPU can run", "[kernels]") {
     CHECK(found);
 }
 
-TEST_CASE("NIBBLE_PREFETCH takes a byte count and names itself when it is anything else", "[kernels]") {
+TEST_CASE("NIBBLE_PREFETCH takes one or two byte counts and names itself when it is anything else", "[kernels]") {
     const char* before = std::getenv("NIBBLE_PREFETCH");
     const std::string saved = before ? before : "";
-    CHECK(prefetch_ahead_bytes() <= (size_t{1} << 20));
-    for (const char* good : {"0", "4096", "1048576"}) {
+    CHECK(prefetch_distances().l1 <= (size_t{1} << 20));
+    CHECK(prefetch_distances().l2 <= (size_t{1} << 20));
+    for (const char* good : {"0", "4096", "1048576", "2048,6144", "0,0", "0,8192", "1048576,1048576"}) {
         ::setenv("NIBBLE_PREFETCH", good, 1);
         CHECK_NOTHROW(check_prefetch_setting());
         CHECK_NOTHROW(find_kernels("scalar", "NIBBLE_ISA="));
     }
-    for (const char* bad : {"4k", "-1", "1048577", "99999999999999999999999", " 64"}) {
+    for (const char* bad : {"4k", "-1", "1048577", "99999999999999999999999", " 64", "1,", ",1", "1,2,3", "1,1048577", "1, 2"}) {
         INFO(bad);
         ::setenv("NIBBLE_PREFETCH", bad, 1);
         try {

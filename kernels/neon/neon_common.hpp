@@ -118,6 +118,7 @@ struct NeonVec {
     static F mul(F a, F b) { return vmulq_f32(a, b); }
     static F fmadd(F a, F b, F c) { return vfmaq_f32(c, a, b); }
     static void prefetch(const std::byte* p) { __builtin_prefetch(p); }
+    static void prefetch_l2(const std::byte* p) { __builtin_prefetch(p, 0, 2); }  // PRFM PLDL2KEEP
     static void store_f(float* p, F v) { vst1q_f32(p, v); }
     static void store(uint8_t* p, I v) { vst1q_u8(p, vreinterpretq_u8_s32(v)); }
 };
