@@ -174,6 +174,10 @@ inline int iq4_xs_scale(const BlockIQ4_XS& b, int j) {
 struct ActivationBlockSums {
     float d;
     int32_t sum, sum_lo, sum_hi;
+    /// -offset x sum for the offsets of the unsigned panel weights (q4_0: 8, q5_0: 16, q8_0
+    /// with VNNI: 128): a kernel starts a block's int32 sum from one broadcast load, where
+    /// a multiply and a move from a general register would take a vector port per token.
+    int32_t minus_8_sum, minus_16_sum, minus_128_sum;
 };
 
 /// Byte offset of the ActivationBlockSums of a q8_0 activation row of n elements.

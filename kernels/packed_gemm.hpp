@@ -45,6 +45,17 @@ struct PackedGemm {
     // Chunks whose 16-bit pair sums fit before widening: 8 products of 31 * 127 for q5.
     static constexpr size_t chunks_per_widen = fifth ? 2 : 4;
 
+    // -offset x the activations' sum of a block, where its int32 sum starts: one broadcast load.
+    static typename V::I offset_start(const ActivationBlockSums& s) {
+        if constexpr (offset == 0) return V::zero();
+        else if constexpr (offset == 8) return V::broadcast_i32(&s.minus_8_sum);
+        else if constexpr (offset == 16) return V::broadcast_i32(&s.minus_16_sum);
+        else {
+            static_assert(offset == 128, "an offset without its sum in ActivationBlockSums");
+            return V::broadcast_i32(&s.minus_128_sum);
+        }
+    }
+
     // Chunk c's nibbles (elements 4c.. and 16 + 4c..) with q5's fifth bits in place.
     static void chunk_weights(const std::byte* block, size_t c, typename V::I& low, typename V::I& high) {
         const typename V::I packed = V::load(block + c * 4 * R);
@@ -107,11 +118,18 @@ struct PackedGemm {
                 }
                 continue;
             }
-            typename V::I lo[T], hi[T];  // elements 0..15 and 16..31, or the whole block in lo
-            if constexpr (!pair_path) {
+            // Elements 0..15 in lo and 16..31 in hi where q4_2 scales them apart, else the
+            // whole block in lo: one chain per token, started at -offset x sum.
+            typename V::I lo[T], hi[T];
+            typename V::I* const upper = Type == TensorType::q4_2 ? hi : lo;
+            if constexpr (!pair_path && Type == TensorType::q4_2) {  // each half scaled apart
                 for (int t = 0; t < T; ++t) {
                     lo[t] = V::set1(-offset * sums[t][b].sum_lo);
                     hi[t] = V::set1(-offset * sums[t][b].sum_hi);
+                }
+            } else if constexpr (!pair_path) {
+                for (int t = 0; t < T; ++t) {
+                    lo[t] = offset_start(sums[t][b]);
                 }
             }
             if constexpr (pair_path) {
@@ -142,19 +160,14 @@ struct PackedGemm {
                         }
                     }
                 }
-                // The offset comes off after widening: a broadcast load and a shift, where
-                // setting the starting value would move each sum through a general register.
-                static_assert(offset == 0 || offset == 8 || offset == 16, "the shift below multiplies by 8 or 16");
-                constexpr int offset_bits = offset == 16 ? 4 : 3;
+                // The offset comes off after widening: one broadcast load and an add.
                 for (int t = 0; t < T; ++t) {
                     if constexpr (chunks_per_widen < 4) {
                         lo[t] = V::add(lo[t], V::widen_pairs(sum16[t]));
                     } else {
                         lo[t] = V::widen_pairs(sum16[t]);
                     }
-                    if constexpr (offset != 0) {
-                        lo[t] = V::sub(lo[t], V::template shift_left<offset_bits>(V::broadcast_i32(&sums[t][b].sum)));
-                    }
+                    if constexpr (offset != 0) lo[t] = V::add(lo[t], offset_start(sums[t][b]));
                 }
             } else if constexpr (grid) {
                 const typename V::I values = V::grid16(iq4_values);
@@ -164,9 +177,9 @@ struct PackedGemm {
                     const typename V::I high = V::lookup16(values, V::high_nibbles(packed));
                     for (int t = 0; t < T; ++t) {
                         lo[t] = V::dot_signed(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
-                        hi[t] = V::dot_signed(hi[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
+                        upper[t] = V::dot_signed(upper[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
                         V::keep_in_register(lo[t]);
-                        V::keep_in_register(hi[t]);
+                        V::keep_in_register(upper[t]);
                     }
                 }
             } else if constexpr (nibbles) {
@@ -175,9 +188,9 @@ struct PackedGemm {
                     chunk_weights(block, c, low, high);
                     for (int t = 0; t < T; ++t) {
                         lo[t] = V::dot(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
-                        hi[t] = V::dot(hi[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
+                        upper[t] = V::dot(upper[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
                         V::keep_in_register(lo[t]);
-                        V::keep_in_register(hi[t]);
+                        V::keep_in_register(upper[t]);
                     }
                 }
             } else if constexpr (signed_q8) {
@@ -186,9 +199,9 @@ struct PackedGemm {
                     const typename V::I second = V::flip_sign_bits(V::load(block + (g + 4) * 4 * R));
                     for (int t = 0; t < T; ++t) {
                         lo[t] = V::dot_signed(lo[t], first, V::broadcast4(quants[t] + q + 4 * g));
-                        hi[t] = V::dot_signed(hi[t], second, V::broadcast4(quants[t] + q + 16 + 4 * g));
+                        upper[t] = V::dot_signed(upper[t], second, V::broadcast4(quants[t] + q + 16 + 4 * g));
                         V::keep_in_register(lo[t]);
-                        V::keep_in_register(hi[t]);
+                        V::keep_in_register(upper[t]);
                     }
                 }
             } else {
@@ -196,9 +209,9 @@ struct PackedGemm {
                     const typename V::I first = V::load(block + g * 4 * R), second = V::load(block + (g + 4) * 4 * R);
                     for (int t = 0; t < T; ++t) {
                         lo[t] = V::dot(lo[t], first, V::broadcast4(quants[t] + q + 4 * g));
-                        hi[t] = V::dot(hi[t], second, V::broadcast4(quants[t] + q + 16 + 4 * g));
+                        upper[t] = V::dot(upper[t], second, V::broadcast4(quants[t] + q + 16 + 4 * g));
                         V::keep_in_register(lo[t]);
-                        V::keep_in_register(hi[t]);
+                        V::keep_in_register(upper[t]);
                     }
                 }
             }
@@ -211,7 +224,7 @@ struct PackedGemm {
                 }
             } else {
                 for (int t = 0; t < T; ++t) {
-                    const typename V::I total = pair_path ? lo[t] : V::add(lo[t], hi[t]);
+                    const typename V::I total = lo[t];
                     out[t] = V::fmadd(V::to_float(total), V::mul(d, V::set1_f(sums[t][b].d)), out[t]);
                 }
             }

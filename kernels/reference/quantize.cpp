@@ -138,7 +138,8 @@ void write_activation_sums(void* row, size_t n) {
             lo += blocks[b].qs[j];
             hi += blocks[b].qs[j + qk8_0 / 2];
         }
-        sums[b] = {fp16_to_fp32(blocks[b].d), lo + hi, lo, hi};
+        const int32_t sum = lo + hi;
+        sums[b] = {fp16_to_fp32(blocks[b].d), sum, lo, hi, -8 * sum, -16 * sum, -128 * sum};
     }
 }
 
