@@ -1,7 +1,9 @@
 // How many of the int8 dot instructions the kernel tables are built on this core issues
 // per cycle, and its clock: the inputs of the int8 peak in docs/benchmarks.md. Each probe
 // is a loop of independent instructions in inline assembly (so the compiler can neither
-// drop nor reorder them), timed against a chain of dependent adds, one per cycle.
+// drop nor reorder them), timed against a chain of dependent adds, one per cycle. The
+// adds take a register, not an immediate: Golden Cove and later Intel cores fold chains
+// of immediate adds at rename, several a cycle (a Xeon VM's clock read 17 GHz that way).
 #include "bench/instruction_rates.hpp"
 
 #include <chrono>
@@ -27,11 +29,12 @@ double seconds_of(Loop loop) {
 #if defined(__x86_64__)
 // 8 dependent adds per iteration: 8 cycles, the loop's own instructions run beside them.
 void add_chain(int64_t n) {
-    int64_t x = 0;
+    int64_t x = 0, step = n | 1;  // a value the compiler cannot see as a constant either
     for (int64_t i = 0; i < n; ++i) {
-        asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                     "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0"
-                     : "+r"(x));
+        asm volatile("add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\t"
+                     "add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0"
+                     : "+r"(x)
+                     : "r"(step));
     }
 }
 
@@ -81,11 +84,12 @@ __attribute__((target("avx512f,avx512bw"))) void maddubs512_loop(int64_t n) {
 }
 #elif defined(__aarch64__)
 void add_chain(int64_t n) {
-    int64_t x = 0;
+    int64_t x = 0, step = n | 1;
     for (int64_t i = 0; i < n; ++i) {
-        asm volatile("add %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\t"
-                     "add %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1"
-                     : "+r"(x));
+        asm volatile("add %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\t"
+                     "add %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1\n\tadd %0, %0, %1"
+                     : "+r"(x)
+                     : "r"(step));
     }
 }
 
