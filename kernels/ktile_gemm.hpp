@@ -58,6 +58,13 @@ struct KTileGemm {
     // integer sums are the same, so the results are too, bit for bit.
     static constexpr bool int32_sums = !V::pair_sums && requires(typename V::I a) { V::mul32(a, a); };
     static constexpr int span32 = Type == TensorType::q4_K || Type == TensorType::q5_K ? 32 : 16;
+    // Where 16 weights' int32 sum fits 16 bits (|sum| <= 16 * max quant * 128: q2_K, q3_K,
+    // q4_K) and V fuses a 16-bit multiply-add into an int32 sum (vpdpwssd), the scale is
+    // applied per 16 weights by that one instruction, reading each sum as a signed low half
+    // times the scale with a zero high half, where a 32-bit multiply takes two operations
+    // and an add. The minimums' part takes that instruction for every type.
+    static constexpr bool fused_madd = requires(typename V::I a) { V::madd16_add(a, a, a); };
+    static constexpr bool fused_scale = int32_sums && fused_madd && 16 * k_max_quant(Type) * 128 < 32768;
 
     // A table may unpack a panel's quants with its own vector code (AVX2 does).
     static constexpr bool vector_quants = requires(const std::byte* w, uint8_t* q) { V::template panel_quants<Type>(w, 0, 0, 0, q); };
@@ -97,7 +104,20 @@ struct KTileGemm {
             const Panel& p = panels[b];
             typename V::I isum[T];
             for (int t = 0; t < T; ++t) isum[t] = V::zero();
-            if constexpr (int32_sums) {
+            if constexpr (fused_scale) {
+                const typename V::I low_half = V::set1(0x0000ffff);
+                for (int first = 0; first < static_cast<int>(qk_k); first += 16) {
+                    typename V::I sum32[T];
+                    for (int t = 0; t < T; ++t) sum32[t] = V::zero();
+                    for (int k = first; k < first + 16; k += 4) {
+                        const typename V::I w = V::load(reinterpret_cast<const std::byte*>(p.q + static_cast<size_t>(k) * R));
+                        for (int t = 0; t < T; ++t) sum32[t] = V::dot(sum32[t], w, V::broadcast4(acts[t][b].qs + k));
+                    }
+                    const typename V::I scale =
+                        V::and_(V::load(reinterpret_cast<const std::byte*>(p.scale + static_cast<size_t>(first / 16) * R)), low_half);
+                    for (int t = 0; t < T; ++t) isum[t] = V::madd16_add(isum[t], sum32[t], scale);
+                }
+            } else if constexpr (int32_sums) {
                 for (int first = 0; first < static_cast<int>(qk_k); first += span32) {
                     typename V::I sum32[T];
                     for (int t = 0; t < T; ++t) sum32[t] = V::zero();
@@ -134,7 +154,12 @@ struct KTileGemm {
                 typename V::I imin = V::zero();
                 const auto* pairs = reinterpret_cast<const int32_t*>(acts[t][b].bsums);
                 for (size_t j = 0; j < 8; ++j) {
-                    imin = V::add(imin, V::madd16(V::load(reinterpret_cast<const std::byte*>(p.min + j * R)), V::broadcast_i32(pairs + j)));
+                    const typename V::I mins = V::load(reinterpret_cast<const std::byte*>(p.min + j * R));
+                    if constexpr (fused_madd) {
+                        imin = V::madd16_add(imin, mins, V::broadcast_i32(pairs + j));
+                    } else {
+                        imin = V::add(imin, V::madd16(mins, V::broadcast_i32(pairs + j)));
+                    }
                 }
                 const typename V::F factor = V::mul(V::load_f(p.dmin), V::set1_f(-acts[t][b].d));
                 V::store_f(min_sum[t], V::fmadd(V::to_float(imin), factor, V::load_f(min_sum[t])));

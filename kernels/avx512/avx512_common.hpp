@@ -82,6 +82,11 @@ struct Avx512Vec {
     template <int Bits>
     static I shift_right32(I v) { return _mm512_srli_epi32(v, Bits); }
     static I madd16(I a, I b) { return _mm512_madd_epi16(a, b); }
+    // acc + madd16(a, b): one vpdpwssd with VNNI.
+    static I madd16_add(I acc, I a, I b) {
+        if constexpr (Vnni) return _mm512_dpwssd_epi32(acc, a, b);
+        else return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+    }
     static F zero_f() { return _mm512_setzero_ps(); }
     static F set1_f(float v) { return _mm512_set1_ps(v); }
     static F load_f(const float* p) { return _mm512_loadu_ps(p); }
