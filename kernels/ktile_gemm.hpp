@@ -59,12 +59,10 @@ struct KTileGemm {
     static constexpr bool int32_sums = !V::pair_sums && requires(typename V::I a) { V::mul32(a, a); };
     static constexpr int span32 = Type == TensorType::q4_K || Type == TensorType::q5_K ? 32 : 16;
     // Where 16 weights' int32 sum fits 16 bits (|sum| <= 16 * max quant * 128: q2_K, q3_K,
-    // q4_K) and V fuses a 16-bit multiply-add into an int32 sum (vpdpwssd), the scale is
-    // applied per 16 weights by that one instruction, reading each sum as a signed low half
-    // times the scale with a zero high half, where a 32-bit multiply takes two operations
-    // and an add. The minimums' part takes that instruction for every type.
-    static constexpr bool fused_madd = requires(typename V::I a) { V::madd16_add(a, a, a); };
-    static constexpr bool fused_scale = int32_sums && fused_madd && 16 * k_max_quant(Type) * 128 < 32768;
+    // q4_K), V::madd16_add (one vpdpwssd with VNNI) applies the scale per 16 weights,
+    // reading each sum as a signed low half times the scale with a zero high half, where a
+    // 32-bit multiply takes two operations and an add. The minimums' part uses it too.
+    static constexpr bool fused_scale = int32_sums && 16 * k_max_quant(Type) * 128 < 32768;
 
     // A table may unpack a panel's quants with its own vector code (AVX2 does).
     static constexpr bool vector_quants = requires(const std::byte* w, uint8_t* q) { V::template panel_quants<Type>(w, 0, 0, 0, q); };
@@ -154,12 +152,7 @@ struct KTileGemm {
                 typename V::I imin = V::zero();
                 const auto* pairs = reinterpret_cast<const int32_t*>(acts[t][b].bsums);
                 for (size_t j = 0; j < 8; ++j) {
-                    const typename V::I mins = V::load(reinterpret_cast<const std::byte*>(p.min + j * R));
-                    if constexpr (fused_madd) {
-                        imin = V::madd16_add(imin, mins, V::broadcast_i32(pairs + j));
-                    } else {
-                        imin = V::add(imin, V::madd16(mins, V::broadcast_i32(pairs + j)));
-                    }
+                    imin = V::madd16_add(imin, V::load(reinterpret_cast<const std::byte*>(p.min + j * R)), V::broadcast_i32(pairs + j));
                 }
                 const typename V::F factor = V::mul(V::load_f(p.dmin), V::set1_f(-acts[t][b].d));
                 V::store_f(min_sum[t], V::fmadd(V::to_float(imin), factor, V::load_f(min_sum[t])));

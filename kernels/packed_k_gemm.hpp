@@ -77,6 +77,7 @@ void over_token_tiles(const std::byte* w, size_t w_stride, size_t rows, const st
 template <class V, TensorType Type>
     requires(Type == TensorType::q4_K || Type == TensorType::q5_K)
 struct PackedQ45KGemm {
+    using Tiled = KTileGemm<V, Type>;
     static constexpr size_t R = V::rows;
     static constexpr bool fifth = Type == TensorType::q5_K;
     static constexpr size_t block_bytes = (fifth ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K)) * R;
@@ -134,7 +135,7 @@ struct PackedQ45KGemm {
     // With VNNI and a 32-bit multiply (KTileGemm::int32_sums): one dot per group and token
     // into an int32 sum of a whole sub-block, then one multiply by its scale, where the
     // 16-bit path takes a pair product and an add per group. Same integer sums, same bits.
-    static constexpr bool int32_sums = KTileGemm<V, Type>::int32_sums;
+    static constexpr bool int32_sums = Tiled::int32_sums;
 
     // Byte K of every lane zero-extended to 32 bits (K < 4: of lo, else of hi).
     template <int K>
@@ -222,8 +223,6 @@ struct PackedQ45KGemm {
         }
         for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
     }
-
-    using Tiled = KTileGemm<V, Type>;
 
     template <int C>
     static void unpack_chunk(const std::byte* block, typename Tiled::Panel& p) {

@@ -236,6 +236,7 @@ struct Avx2Vec {
     template <int Bits>
     static I shift_right32(I v) { return _mm256_srli_epi32(v, Bits); }
     static I madd16(I a, I b) { return _mm256_madd_epi16(a, b); }
+    static I madd16_add(I acc, I a, I b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
     static I add(I a, I b) { return _mm256_add_epi32(a, b); }
     static I sub(I a, I b) { return _mm256_sub_epi32(a, b); }
     template <int Bits>

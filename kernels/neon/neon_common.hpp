@@ -97,6 +97,7 @@ struct NeonVec {
         const int16x8_t x = vreinterpretq_s16_s32(a), y = vreinterpretq_s16_s32(b);
         return vpaddq_s32(vmull_s16(vget_low_s16(x), vget_low_s16(y)), vmull_high_s16(x, y));
     }
+    static I madd16_add(I acc, I a, I b) { return vaddq_s32(acc, madd16(a, b)); }
     static constexpr bool pair_sums = !DotProd;
     static constexpr bool unsigned_bytes = false;  // SDOT and SMULL are signed x signed
     static I dot(I acc, I u, I s) {
