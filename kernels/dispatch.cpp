@@ -95,6 +95,24 @@ PrefetchDistances default_prefetch() {
     return {};
 }
 
+// NIBBLE_STREAMS's value, 0 when unset or empty, nullopt when it is not 1, 2 or 4.
+std::optional<size_t> streams_setting() {
+    const char* text = std::getenv("NIBBLE_STREAMS");
+    if (text == nullptr || *text == '\0') return 0;
+    const std::string_view value(text);
+    if (value == "1" || value == "2" || value == "4") return static_cast<size_t>(value[0] - '0');
+    return std::nullopt;
+}
+
+// Intel: four streams (prefetch.hpp). Elsewhere one until measured: on Zen 3 the hardware
+// prefetcher already kept a single stream near the probe.
+size_t default_streams() {
+#if defined(__x86_64__)
+    if (cpu_is_intel()) return 4;
+#endif
+    return 1;
+}
+
 const KernelTable& choose_kernels() {
     check_prefetch_setting();
     const char* forced = std::getenv("NIBBLE_ISA");
@@ -113,7 +131,19 @@ PrefetchDistances prefetch_distances() noexcept {
     return distances;
 }
 
+size_t generation_streams() noexcept {
+    static const size_t streams = [] {
+        const size_t chosen = streams_setting().value_or(0);  // a bad value was refused at load
+        return chosen != 0 ? chosen : default_streams();
+    }();
+    return streams;
+}
+
 void check_prefetch_setting() {
+    if (!streams_setting()) {
+        throw Error(ErrorCode::invalid_argument,
+                    std::string("NIBBLE_STREAMS=") + std::getenv("NIBBLE_STREAMS") + ": expected 1, 2 or 4 read streams");
+    }
     const char* text = prefetch_text();
     if (text != nullptr && !parse_prefetch(text)) {
         throw Error(ErrorCode::invalid_argument, std::string("NIBBLE_PREFETCH=") + text +

@@ -6,6 +6,7 @@
 
 #include "kernels/blocks.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/prefetch.hpp"
 #include "kernels/type_traits.hpp"
 #include "nibble/error.hpp"
 
@@ -88,6 +89,8 @@ MatmulPlan plan_matmul(const KernelTable& kernels, const MatrixView& w, size_t n
     const size_t bytes_per_unit = row_bytes(w.type, w.cols) * plan.unit;
     plan.units_per_chunk = std::max<size_t>(1, (size_t{32} << 10) / std::max<size_t>(bytes_per_unit, 1));
     if (n_tokens > 1) plan.units_per_chunk = std::max<size_t>(1, plan.units_per_chunk / 2);
+    // One token read as several streams (prefetch.hpp): each stretch of a chunk a few panels long.
+    if (n_tokens == 1 && w.panel_rows > 0) plan.units_per_chunk = std::max(plan.units_per_chunk, 4 * generation_streams());
     // Long float rows would make that one row; the row-tiled float kernels need several.
     if (n_tokens > 1 && plan.unit == 1) plan.units_per_chunk = std::max<size_t>(plan.units_per_chunk, 16);
     plan.chunks = (w.rows / plan.unit + plan.units_per_chunk - 1) / plan.units_per_chunk;

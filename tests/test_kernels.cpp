@@ -169,6 +169,30 @@ TEST_CASE("the active table is one this CPU can run", "[kernels]") {
     CHECK(found);
 }
 
+TEST_CASE("NIBBLE_STREAMS takes 1, 2 or 4 and names itself when it is anything else", "[kernels]") {
+    const char* before = std::getenv("NIBBLE_STREAMS");
+    const std::string saved = before ? before : "";
+    const size_t streams = generation_streams();
+    CHECK((streams == 1 || streams == 2 || streams == 4));
+    for (const char* good : {"1", "2", "4", ""}) {
+        ::setenv("NIBBLE_STREAMS", good, 1);
+        CHECK_NOTHROW(check_prefetch_setting());
+    }
+    for (const char* bad : {"0", "3", "8", "4 ", "-1", "two", "44"}) {
+        INFO(bad);
+        ::setenv("NIBBLE_STREAMS", bad, 1);
+        try {
+            find_kernels("scalar", "NIBBLE_ISA=");
+            FAIL("expected an error");
+        } catch (const Error& e) {
+            CHECK(e.code() == ErrorCode::invalid_argument);
+            CHECK_THAT(e.what(), Catch::Contains(std::string("NIBBLE_STREAMS=") + bad) && Catch::Contains("1, 2 or 4"));
+        }
+    }
+    if (before) ::setenv("NIBBLE_STREAMS", saved.c_str(), 1);
+    else ::unsetenv("NIBBLE_STREAMS");
+}
+
 TEST_CASE("NIBBLE_PREFETCH takes one or two byte counts and names itself when it is anything else", "[kernels]") {
     const char* before = std::getenv("NIBBLE_PREFETCH");
     const std::string saved = before ? before : "";
@@ -305,7 +329,8 @@ TEST_CASE("packed matrix kernels of every ISA match the scalar reference", "[ker
             for (size_t cols0 : {32u, 160u, 768u, 2048u}) {
                 const size_t cols = round_to_block(t, cols0);
                 for (size_t tokens : {1u, 2u, 3u, 5u, 8u, 9u, 17u}) {
-                    const size_t rows = 3 * R;
+                    // One token: 9 panels, so 4 read streams (NIBBLE_STREAMS) walk 2 each and leave one.
+                    const size_t rows = (tokens == 1 ? 9 : 3) * R;
                     std::vector<std::byte> w;
                     std::vector<float> w_floats;
                     for (size_t r = 0; r < rows; ++r) {
