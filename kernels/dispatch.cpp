@@ -114,7 +114,7 @@ size_t default_streams() {
 }
 
 const KernelTable& choose_kernels() {
-    check_prefetch_setting();
+    check_read_settings();
     const char* forced = std::getenv("NIBBLE_ISA");
     if (forced == nullptr || *forced == '\0') return *supported().front().table;
     return find_kernels(forced, "NIBBLE_ISA=");
@@ -125,7 +125,7 @@ const KernelTable& choose_kernels() {
 PrefetchDistances prefetch_distances() noexcept {
     static const PrefetchDistances distances = [] {
         const char* text = prefetch_text();
-        // A malformed value never gets here: check_prefetch_setting refused it at load.
+        // A malformed value never gets here: check_read_settings refused it at load.
         return text != nullptr ? parse_prefetch(text).value_or(default_prefetch()) : default_prefetch();
     }();
     return distances;
@@ -139,7 +139,7 @@ size_t generation_streams() noexcept {
     return streams;
 }
 
-void check_prefetch_setting() {
+void check_read_settings() {
     if (!streams_setting()) {
         throw Error(ErrorCode::invalid_argument,
                     std::string("NIBBLE_STREAMS=") + std::getenv("NIBBLE_STREAMS") + ": expected 1, 2 or 4 read streams");
@@ -154,7 +154,7 @@ void check_prefetch_setting() {
 }
 
 const KernelTable& find_kernels(std::string_view wanted, std::string_view what) {
-    check_prefetch_setting();
+    check_read_settings();
     const auto candidates = supported();
     // A table's own name first (avx512 = AVX-512 without VNNI), then the family name.
     for (const auto& c : candidates) {

@@ -22,7 +22,7 @@ struct PrefetchDistances {
     size_t l2 = 0;  ///< into L2 only
 };
 
-/// The CPU's default, or NIBBLE_PREFETCH=L1[,L2] (checked by check_prefetch_setting).
+/// The CPU's default, or NIBBLE_PREFETCH=L1[,L2] (checked by check_read_settings).
 PrefetchDistances prefetch_distances() noexcept;
 
 /// How many panel streams one token's matrix x vector reads at once per thread (1, 2 or 4):
@@ -33,7 +33,7 @@ size_t generation_streams() noexcept;
 
 /// Throws Error if NIBBLE_PREFETCH is set to anything but one or two byte counts up to 1 MiB, or NIBBLE_STREAMS
 /// to anything but 1, 2 or 4.
-void check_prefetch_setting();
+void check_read_settings();
 
 namespace {
 

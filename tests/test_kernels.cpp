@@ -176,7 +176,7 @@ TEST_CASE("NIBBLE_STREAMS takes 1, 2 or 4 and names itself when it is anything e
     CHECK((streams == 1 || streams == 2 || streams == 4));
     for (const char* good : {"1", "2", "4", ""}) {
         ::setenv("NIBBLE_STREAMS", good, 1);
-        CHECK_NOTHROW(check_prefetch_setting());
+        CHECK_NOTHROW(check_read_settings());
     }
     for (const char* bad : {"0", "3", "8", "4 ", "-1", "two", "44"}) {
         INFO(bad);
@@ -200,7 +200,7 @@ TEST_CASE("NIBBLE_PREFETCH takes one or two byte counts and names itself when it
     CHECK(prefetch_distances().l2 <= (size_t{1} << 20));
     for (const char* good : {"0", "4096", "1048576", "2048,6144", "0,0", "0,8192", "1048576,1048576"}) {
         ::setenv("NIBBLE_PREFETCH", good, 1);
-        CHECK_NOTHROW(check_prefetch_setting());
+        CHECK_NOTHROW(check_read_settings());
         CHECK_NOTHROW(find_kernels("scalar", "NIBBLE_ISA="));
     }
     for (const char* bad : {"4k", "-1", "1048577", "99999999999999999999999", " 64", "1,", ",1", "1,2,3", "1,1048577", "1, 2"}) {
