@@ -304,7 +304,8 @@ void Api::completions(const httplib::Request& req, httplib::Response& res, bool 
 
     auto lease = std::make_shared<SlotPool::Lease>(pool().acquire(prompt.tokens));
     if (!prompt.stream) {
-        const Reply reply = generate(*lease, prompt, {});
+        const ClientConnection connection(req);
+        const Reply reply = generate(*lease, prompt, {}, &connection);
         json choice = {{"index", 0}, {"finish_reason", reply.finish_reason}, {"logprobs", nullptr}};
         if (chat) {
             choice["message"] = {{"role", "assistant"}, {"content", reply.text}};
@@ -371,7 +372,8 @@ json Api::chunk(const Prompt& prompt, json choice) const {
     return out;
 }
 
-Api::Reply Api::generate(SlotPool::Lease& lease, const Prompt& prompt, const std::function<bool(std::string_view)>& emit) const {
+Api::Reply Api::generate(SlotPool::Lease& lease, const Prompt& prompt, const std::function<bool(std::string_view)>& emit,
+                         const ClientConnection* connection) const {
     Session& session = lease.session();
     // Reuse the slot's cache: keep the tokens the prompt starts with, evaluate the rest.
     // The last prompt token is always evaluated again, for its logits.
@@ -386,8 +388,13 @@ Api::Reply Api::generate(SlotPool::Lease& lease, const Prompt& prompt, const std
         if (!client_gone && emit && !emit(text)) client_gone = true;
     };
     chat::StopStringFilter filter(prompt.stop, forward);
-    const GenerateResult result = session.generate(std::span<const Token>(prompt.tokens).subspan(shared), prompt.options,
-                                                   [&](std::string_view piece) { return filter.push(piece) && !client_gone; });
+    // A stream learns that its client left from a failed write; a whole reply asks the
+    // socket after each token.
+    const auto go_on = [&](std::string_view piece) {
+        if (!client_gone && connection && connection->gone()) client_gone = true;
+        return filter.push(piece) && !client_gone;
+    };
+    const GenerateResult result = session.generate(std::span<const Token>(prompt.tokens).subspan(shared), prompt.options, go_on);
     if (!filter.stopped() && result.stop != GenerateResult::Stop::callback) filter.finish();
 
     Reply reply;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api_error.hpp"
+#include "connection.hpp"
 #include "requests.hpp"
 #include "slot_pool.hpp"
 
@@ -57,7 +58,10 @@ private:
     /// 400 context_length_exceeded when `tokens` do not fit a slot's context.
     void check_fits(size_t tokens, const char* param) const;
     std::vector<Token> encode_checked(const std::string& text, bool parse_special, const char* param) const;
-    Reply generate(SlotPool::Lease& lease, const Prompt& prompt, const std::function<bool(std::string_view)>& emit) const;
+    /// Generates the reply to `prompt`, passing its text to `emit` (a stream; false: the
+    /// client left). A whole reply (no `emit`) ends early when `connection` is gone.
+    Reply generate(SlotPool::Lease& lease, const Prompt& prompt, const std::function<bool(std::string_view)>& emit,
+                   const ClientConnection* connection = nullptr) const;
     nlohmann::json chunk(const Prompt& prompt, nlohmann::json choice) const;
 
     ApiConfig config_;
