@@ -19,6 +19,8 @@ namespace {
 
 template <class V>
 struct PackedIQ4XSGemm {
+    using Ops = V;
+    static constexpr bool split_sums = false;  // one float step per super-block, as the row dot
     static constexpr size_t R = V::rows;
     static constexpr size_t block_bytes = sizeof(BlockIQ4_XS) * R;
     static constexpr size_t groups_offset = 8 * R;  // after d, scales_h and scales_l
@@ -44,37 +46,44 @@ struct PackedIQ4XSGemm {
         ((scales[J] = scale_pair<J>(low_nibbles, high_nibbles, high)), ...);
     }
 
+    // Super-block b of one panel (at `block`) met by T tokens, added to total[0..T).
+    template <int T>
+    [[gnu::always_inline]] static inline void block_step(const std::byte* block, const BlockQ8_K* const* acts, size_t b,
+                                                         typename V::F* total, typename V::F*) {
+        const I grid = V::grid16(iq4_values);
+        I scales[8];
+        scale_pairs(block, scales, std::make_integer_sequence<int, 8>{});
+        I isum[T];
+        for (int t = 0; t < T; ++t) isum[t] = V::zero();
+        for (size_t j = 0; j < 8; ++j) {
+            for (size_t c = 0; c < 4; ++c) {
+                const I packed = V::load(block + groups_offset + (4 * j + c) * 4 * R);
+                const I low = V::lookup16(grid, V::low_nibbles(packed)), high = V::lookup16(grid, V::high_nibbles(packed));
+                const I low_magnitude = V::magnitude(low), high_magnitude = V::magnitude(high);
+                for (int t = 0; t < T; ++t) {
+                    const int8_t* q8 = acts[t][b].qs + 32 * j + 4 * c;
+                    const I first = V::pair_products(low_magnitude, V::sign_of(V::broadcast4(q8), low));
+                    const I second = V::pair_products(high_magnitude, V::sign_of(V::broadcast4(q8 + 16), high));
+                    isum[t] = V::add(isum[t], V::add(V::madd16(first, scales[j]), V::madd16(second, scales[j])));
+                    V::keep_in_register(isum[t]);
+                }
+            }
+        }
+        const typename V::F d = V::load_half(block);
+        for (int t = 0; t < T; ++t) total[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), total[t]);
+    }
+
     template <int T>
     static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
         const PrefetchDistances ahead = prefetch_distances();
         const BlockQ8_K* acts[T];
         for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
-        const I grid = V::grid16(iq4_values);
         typename V::F total[T];
         for (int t = 0; t < T; ++t) total[t] = V::zero_f();
         for (size_t b = 0; b < blocks; ++b) {
             const std::byte* block = panel + b * block_bytes;
             if (T <= 2) prefetch_ahead<V, block_bytes>(block, ahead);
-            I scales[8];
-            scale_pairs(block, scales, std::make_integer_sequence<int, 8>{});
-            I isum[T];
-            for (int t = 0; t < T; ++t) isum[t] = V::zero();
-            for (size_t j = 0; j < 8; ++j) {
-                for (size_t c = 0; c < 4; ++c) {
-                    const I packed = V::load(block + groups_offset + (4 * j + c) * 4 * R);
-                    const I low = V::lookup16(grid, V::low_nibbles(packed)), high = V::lookup16(grid, V::high_nibbles(packed));
-                    const I low_magnitude = V::magnitude(low), high_magnitude = V::magnitude(high);
-                    for (int t = 0; t < T; ++t) {
-                        const int8_t* q8 = acts[t][b].qs + 32 * j + 4 * c;
-                        const I first = V::pair_products(low_magnitude, V::sign_of(V::broadcast4(q8), low));
-                        const I second = V::pair_products(high_magnitude, V::sign_of(V::broadcast4(q8 + 16), high));
-                        isum[t] = V::add(isum[t], V::add(V::madd16(first, scales[j]), V::madd16(second, scales[j])));
-                        V::keep_in_register(isum[t]);
-                    }
-                }
-            }
-            const typename V::F d = V::load_half(block);
-            for (int t = 0; t < T; ++t) total[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), total[t]);
+            block_step<T>(block, acts, b, total, nullptr);
         }
         for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
     }

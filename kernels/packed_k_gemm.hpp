@@ -56,13 +56,77 @@ void last_tile(size_t n, const std::byte* panel, size_t blocks, const std::byte*
     }
 }
 
+// One token against S panels at once, a super-block of each in turn: S read streams where
+// tile<1> has one (prefetch.hpp, generation_streams). Kernel::block_step<1> adds a
+// super-block into the sums tile<1> keeps (split_sums: a scales' and a minimums' part,
+// joined into the total every k_blocks_per_pass blocks; else the total itself), in the
+// same order: the same bits.
+template <class Kernel, size_t S>
+void k_stream_tile(const std::byte* const* panels, size_t blocks, const BlockQ8_K* act, float* const* y) {
+    using V = typename Kernel::Ops;
+    const PrefetchDistances ahead = prefetch_distances();
+    const BlockQ8_K* const acts[1] = {act};
+    typename V::F total[S];
+    for (size_t s = 0; s < S; ++s) total[s] = V::zero_f();
+    if constexpr (Kernel::split_sums) {
+        for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+            typename V::F main_sum[S], min_sum[S];
+            for (size_t s = 0; s < S; ++s) main_sum[s] = min_sum[s] = V::zero_f();
+            for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
+                for (size_t s = 0; s < S; ++s) {
+                    const std::byte* block = panels[s] + b * Kernel::block_bytes;
+                    prefetch_ahead<V, Kernel::block_bytes>(block, ahead);
+                    Kernel::template block_step<1>(block, acts, b, &main_sum[s], &min_sum[s]);
+                }
+            }
+            for (size_t s = 0; s < S; ++s) total[s] = V::add_f(total[s], V::add_f(main_sum[s], min_sum[s]));
+        }
+    } else {
+        for (size_t b = 0; b < blocks; ++b) {
+            for (size_t s = 0; s < S; ++s) {
+                const std::byte* block = panels[s] + b * Kernel::block_bytes;
+                prefetch_ahead<V, Kernel::block_bytes>(block, ahead);
+                Kernel::template block_step<1>(block, acts, b, &total[s], nullptr);
+            }
+        }
+    }
+    for (size_t s = 0; s < S; ++s) V::store_f(y[s], total[s]);
+}
+
+// One token over the panels [0, panels): S equal stretches walked in lockstep, each a
+// long sequential stream (k_stream_tile). Returns the rows done; the rest go one panel
+// at a time.
+template <class Kernel, size_t S>
+size_t k_mul_streams(const std::byte* w, size_t w_stride, size_t panels, const BlockQ8_K* act, size_t blocks, float* y) {
+    const size_t stretch = panels / S;
+    for (size_t k = 0; k < stretch; ++k) {
+        const std::byte* starts[S];
+        float* outs[S];
+        for (size_t s = 0; s < S; ++s) {
+            starts[s] = w + (s * stretch + k) * w_stride;
+            outs[s] = y + (s * stretch + k) * Kernel::R;
+        }
+        k_stream_tile<Kernel, S>(starts, blocks, act, outs);
+    }
+    return stretch * S * Kernel::R;
+}
+
 // Packed panels of Kernel::R rows times tokens in tiles of MaxT, then one tile for the
-// rest: Kernel::tile<T>(panel, blocks, a, a_stride, y, y_stride) for each.
+// rest: Kernel::tile<T>(panel, blocks, a, a_stride, y, y_stride) for each. One token
+// walks generation_streams() stretches of panels at once first, at most 2: a super-block
+// step reads 2.3-3.4 KiB of each stream (a q4_0 step 288 bytes), and on the model-167 Xeon
+// VM with 480 MiB L3 four such streams cost Q4_K_M and Q6_K generation 5-7 % where two
+// were even with one (docs/benchmarks.md, session 12).
 template <class Kernel, int MaxT>
 void over_token_tiles(const std::byte* w, size_t w_stride, size_t rows, const std::byte* a, size_t a_stride, size_t tokens,
                       size_t blocks, float* y, size_t y_stride) {
     constexpr size_t R = Kernel::R;
-    for (size_t r0 = 0; r0 < rows; r0 += R) {
+    size_t done = 0;
+    if (tokens == 1) {
+        const BlockQ8_K* act = reinterpret_cast<const BlockQ8_K*>(a);
+        if (generation_streams() >= 2) done = k_mul_streams<Kernel, 2>(w, w_stride, rows / R, act, blocks, y);
+    }
+    for (size_t r0 = done; r0 < rows; r0 += R) {
         const std::byte* panel = w + (r0 / R) * w_stride;
         size_t t0 = 0;
         for (; t0 + MaxT <= tokens; t0 += MaxT) {
@@ -72,12 +136,38 @@ void over_token_tiles(const std::byte* w, size_t w_stride, size_t rows, const st
     }
 }
 
+// The tile of a kernel whose block_step<T> adds a super-block into scales' and minimums'
+// sums (split_sums), joined into the total every k_blocks_per_pass blocks as ktile_gemm.hpp
+// does; prefetching where few tokens leave the loads waiting (T <= PrefetchUpTo).
+template <class Kernel, int T, int PrefetchUpTo>
+void k_split_tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
+    using V = typename Kernel::Ops;
+    const PrefetchDistances ahead = prefetch_distances();
+    const BlockQ8_K* acts[T];
+    for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
+    typename V::F total[T];
+    for (int t = 0; t < T; ++t) total[t] = V::zero_f();
+    for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+        typename V::F main_sum[T], min_sum[T];
+        for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
+        for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
+            const std::byte* block = panel + b * Kernel::block_bytes;
+            if (T <= PrefetchUpTo) prefetch_ahead<V, Kernel::block_bytes>(block, ahead);
+            Kernel::template block_step<T>(block, acts, b, main_sum, min_sum);
+        }
+        for (int t = 0; t < T; ++t) total[t] = V::add_f(total[t], V::add_f(main_sum[t], min_sum[t]));
+    }
+    for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
+}
+
 // q4_K and q5_K panels (packed.hpp); q5_K's fifth bits, one group of 4R bytes per 4 k,
 // are shifted to bit 4 and OR-ed into the nibbles of every chunk.
 template <class V, TensorType Type>
     requires(Type == TensorType::q4_K || Type == TensorType::q5_K)
 struct PackedQ45KGemm {
+    using Ops = V;
     using Tiled = KTileGemm<V, Type>;
+    static constexpr bool split_sums = true;
     static constexpr size_t R = V::rows;
     static constexpr bool fifth = Type == TensorType::q5_K;
     static constexpr size_t block_bytes = (fifth ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K)) * R;
@@ -190,38 +280,30 @@ struct PackedQ45KGemm {
         }
     }
 
+    // Super-block b of one panel (at `block`) met by T tokens, into their sums.
+    template <int T>
+    [[gnu::always_inline]] static inline void block_step(const std::byte* block, const BlockQ8_K* const* acts, size_t b,
+                                                         typename V::F* main_sum, typename V::F* min_sum) {
+        const int8_t* q8[T];
+        for (int t = 0; t < T; ++t) q8[t] = acts[t][b].qs;
+        typename V::I sc_lo, sc_hi, mn_lo, mn_hi, isum[T], imin[T];
+        scales_and_mins(block, sc_lo, sc_hi, mn_lo, mn_hi);
+        for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
+        chunk<0, T>(block, q8, sc_lo, sc_hi, isum);
+        chunk<1, T>(block, q8, sc_lo, sc_hi, isum);
+        chunk<2, T>(block, q8, sc_lo, sc_hi, isum);
+        chunk<3, T>(block, q8, sc_lo, sc_hi, isum);
+        min_part<0, T>(mn_lo, mn_hi, acts, b, imin);
+        const typename V::F d = V::load_half(block), dmin = V::load_half(block + 2 * R);
+        for (int t = 0; t < T; ++t) {
+            main_sum[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), main_sum[t]);
+            min_sum[t] = V::fmadd(V::to_float(imin[t]), V::mul(dmin, V::set1_f(-acts[t][b].d)), min_sum[t]);
+        }
+    }
+
     template <int T>
     static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
-        const PrefetchDistances ahead = prefetch_distances();
-        const BlockQ8_K* acts[T];
-        const int8_t* q8[T];
-        for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
-        typename V::F total[T];
-        for (int t = 0; t < T; ++t) total[t] = V::zero_f();
-        for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
-            typename V::F main_sum[T], min_sum[T];
-            for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
-            for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
-                const std::byte* block = panel + b * block_bytes;
-                if (T <= 2) prefetch_ahead<V, block_bytes>(block, ahead);
-                for (int t = 0; t < T; ++t) q8[t] = acts[t][b].qs;
-                typename V::I sc_lo, sc_hi, mn_lo, mn_hi, isum[T], imin[T];
-                scales_and_mins(block, sc_lo, sc_hi, mn_lo, mn_hi);
-                for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
-                chunk<0, T>(block, q8, sc_lo, sc_hi, isum);
-                chunk<1, T>(block, q8, sc_lo, sc_hi, isum);
-                chunk<2, T>(block, q8, sc_lo, sc_hi, isum);
-                chunk<3, T>(block, q8, sc_lo, sc_hi, isum);
-                min_part<0, T>(mn_lo, mn_hi, acts, b, imin);
-                const typename V::F d = V::load_half(block), dmin = V::load_half(block + 2 * R);
-                for (int t = 0; t < T; ++t) {
-                    main_sum[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), main_sum[t]);
-                    min_sum[t] = V::fmadd(V::to_float(imin[t]), V::mul(dmin, V::set1_f(-acts[t][b].d)), min_sum[t]);
-                }
-            }
-            for (int t = 0; t < T; ++t) total[t] = V::add_f(total[t], V::add_f(main_sum[t], min_sum[t]));
-        }
-        for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
+        k_split_tile<PackedQ45KGemm, T, 2>(panel, blocks, a, a_stride, y, y_stride);
     }
 
     template <int C>
@@ -277,6 +359,8 @@ struct PackedQ45KGemm {
 template <class V, TensorType Type>
     requires(Type == TensorType::q2_K || Type == TensorType::q3_K || Type == TensorType::q6_K)
 struct PackedQ236KGemm {
+    using Ops = V;
+    static constexpr bool split_sums = true;
     static constexpr size_t R = V::rows;
     using Block = std::conditional_t<Type == TensorType::q2_K, BlockQ2_K, std::conditional_t<Type == TensorType::q3_K, BlockQ3_K, BlockQ6_K>>;
     static constexpr size_t block_bytes = sizeof(Block) * R;
@@ -441,41 +525,33 @@ struct PackedQ236KGemm {
         }
     }
 
+    // Super-block b of one panel (at `block`) met by T tokens, into their sums.
+    template <int T>
+    [[gnu::always_inline]] static inline void block_step(const std::byte* block, const BlockQ8_K* const* acts, size_t b,
+                                                         typename V::F* main_sum, typename V::F* min_sum) {
+        // Kept in memory: in registers they would push out the sums.
+        I scales[16], pairs[8];
+        scales_and_pairs<int32_sums>(block, scales, pairs);
+        I isum[T], imin[T];
+        for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
+        half<0, T>(block, scales, acts, b, isum);
+        half<1, T>(block, scales, acts, b, isum);
+        for (size_t j = 0; j < 8; ++j) {
+            for (int t = 0; t < T; ++t) {
+                imin[t] = V::add(imin[t], V::madd16(pairs[j], V::broadcast_i32(reinterpret_cast<const int32_t*>(acts[t][b].bsums) + j)));
+            }
+        }
+        const typename V::F d = V::load_half(block);
+        const typename V::F dmin = Type == TensorType::q2_K ? V::load_half(block + 2 * R) : d;
+        for (int t = 0; t < T; ++t) {
+            main_sum[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), main_sum[t]);
+            min_sum[t] = V::fmadd(V::to_float(V::template shift_left<offset_bits>(imin[t])), V::mul(dmin, V::set1_f(-acts[t][b].d)), min_sum[t]);
+        }
+    }
+
     template <int T>
     static void tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
-        const PrefetchDistances ahead = prefetch_distances();
-        const BlockQ8_K* acts[T];
-        for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
-        typename V::F total[T];
-        for (int t = 0; t < T; ++t) total[t] = V::zero_f();
-        for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
-            typename V::F main_sum[T], min_sum[T];
-            for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
-            for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
-                const std::byte* block = panel + b * block_bytes;
-                prefetch_ahead<V, block_bytes>(block, ahead);
-                // Kept in memory: in registers they would push out the sums.
-                I scales[16], pairs[8];
-                scales_and_pairs<int32_sums>(block, scales, pairs);
-                I isum[T], imin[T];
-                for (int t = 0; t < T; ++t) isum[t] = imin[t] = V::zero();
-                half<0, T>(block, scales, acts, b, isum);
-                half<1, T>(block, scales, acts, b, isum);
-                for (size_t j = 0; j < 8; ++j) {
-                    for (int t = 0; t < T; ++t) {
-                        imin[t] = V::add(imin[t], V::madd16(pairs[j], V::broadcast_i32(reinterpret_cast<const int32_t*>(acts[t][b].bsums) + j)));
-                    }
-                }
-                const typename V::F d = V::load_half(block);
-                const typename V::F dmin = Type == TensorType::q2_K ? V::load_half(block + 2 * R) : d;
-                for (int t = 0; t < T; ++t) {
-                    main_sum[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), main_sum[t]);
-                    min_sum[t] = V::fmadd(V::to_float(V::template shift_left<offset_bits>(imin[t])), V::mul(dmin, V::set1_f(-acts[t][b].d)), min_sum[t]);
-                }
-            }
-            for (int t = 0; t < T; ++t) total[t] = V::add_f(total[t], V::add_f(main_sum[t], min_sum[t]));
-        }
-        for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
+        k_split_tile<PackedQ236KGemm, T, max_tokens>(panel, blocks, a, a_stride, y, y_stride);
     }
 
     template <int N>
