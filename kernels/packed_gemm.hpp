@@ -265,22 +265,13 @@ struct PackedGemm {
         for (size_t s = 0; s < S; ++s) V::store_f(y[s], out[s]);
     }
 
-    // One token over the panels [0, panels): S equal stretches walked in lockstep, each a
-    // long sequential stream, then what is left one panel at a time. Returns the rows done.
+    // One token over the panels [0, panels), S stretches in lockstep (over_stretches).
     template <size_t S>
     static size_t mul_streams(const std::byte* w, size_t w_stride, size_t panels, const std::byte* a, size_t blocks,
                               size_t sums_offset, float* y) {
-        const size_t stretch = panels / S;
-        for (size_t k = 0; k < stretch; ++k) {
-            const std::byte* starts[S];
-            float* outs[S];
-            for (size_t s = 0; s < S; ++s) {
-                starts[s] = w + (s * stretch + k) * w_stride;
-                outs[s] = y + (s * stretch + k) * R;
-            }
+        return over_stretches<S>(w, w_stride, panels, R, y, [&](const std::byte* const* starts, float* const* outs) {
             stream_tile<S>(starts, blocks, a, sums_offset, outs);
-        }
-        return stretch * S * R;
+        });
     }
 
     template <int T>

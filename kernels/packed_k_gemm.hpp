@@ -93,24 +93,6 @@ void k_stream_tile(const std::byte* const* panels, size_t blocks, const BlockQ8_
     for (size_t s = 0; s < S; ++s) V::store_f(y[s], total[s]);
 }
 
-// One token over the panels [0, panels): S equal stretches walked in lockstep, each a
-// long sequential stream (k_stream_tile). Returns the rows done; the rest go one panel
-// at a time.
-template <class Kernel, size_t S>
-size_t k_mul_streams(const std::byte* w, size_t w_stride, size_t panels, const BlockQ8_K* act, size_t blocks, float* y) {
-    const size_t stretch = panels / S;
-    for (size_t k = 0; k < stretch; ++k) {
-        const std::byte* starts[S];
-        float* outs[S];
-        for (size_t s = 0; s < S; ++s) {
-            starts[s] = w + (s * stretch + k) * w_stride;
-            outs[s] = y + (s * stretch + k) * Kernel::R;
-        }
-        k_stream_tile<Kernel, S>(starts, blocks, act, outs);
-    }
-    return stretch * S * Kernel::R;
-}
-
 // Packed panels of Kernel::R rows times tokens in tiles of MaxT, then one tile for the
 // rest: Kernel::tile<T>(panel, blocks, a, a_stride, y, y_stride) for each. One token
 // walks generation_streams() stretches of panels at once first, at most 2: a super-block
@@ -124,7 +106,11 @@ void over_token_tiles(const std::byte* w, size_t w_stride, size_t rows, const st
     size_t done = 0;
     if (tokens == 1) {
         const BlockQ8_K* act = reinterpret_cast<const BlockQ8_K*>(a);
-        if (generation_streams() >= 2) done = k_mul_streams<Kernel, 2>(w, w_stride, rows / R, act, blocks, y);
+        if (generation_streams() >= 2) {
+            done = over_stretches<2>(w, w_stride, rows / R, R, y, [&](const std::byte* const* starts, float* const* outs) {
+                k_stream_tile<Kernel, 2>(starts, blocks, act, outs);
+            });
+        }
     }
     for (size_t r0 = done; r0 < rows; r0 += R) {
         const std::byte* panel = w + (r0 / R) * w_stride;

@@ -48,5 +48,24 @@ inline void prefetch_ahead(const std::byte* block, PrefetchDistances ahead) {
     }
 }
 
+// One token over the panels [0, panels) of `rows_per_panel` rows: S equal stretches
+// walked in lockstep, each a long sequential stream; step(starts, outs) meets one panel
+// of each (outs: where its rows' results go). Returns the rows done: the rest go one
+// panel at a time.
+template <size_t S, class Step>
+size_t over_stretches(const std::byte* w, size_t w_stride, size_t panels, size_t rows_per_panel, float* y, Step step) {
+    const size_t stretch = panels / S;
+    for (size_t k = 0; k < stretch; ++k) {
+        const std::byte* starts[S];
+        float* outs[S];
+        for (size_t s = 0; s < S; ++s) {
+            starts[s] = w + (s * stretch + k) * w_stride;
+            outs[s] = y + (s * stretch + k) * rows_per_panel;
+        }
+        step(starts, outs);
+    }
+    return stretch * S * rows_per_panel;
+}
+
 }  // namespace
 }  // namespace nibble::kernels
