@@ -56,32 +56,41 @@ void last_tile(size_t n, const std::byte* panel, size_t blocks, const std::byte*
     }
 }
 
+// Super-blocks [0, blocks) into N float sums the way ktile_gemm.hpp takes them:
+// step(b, main_sum, min_sum) adds block b's scales' and minimums' parts to N sums each,
+// and every k_blocks_per_pass blocks those join the totals.
+template <class V, size_t N, class Step>
+[[gnu::always_inline]] inline void over_passes(size_t blocks, typename V::F* total, Step step) {
+    for (size_t n = 0; n < N; ++n) total[n] = V::zero_f();
+    for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
+        typename V::F main_sum[N], min_sum[N];
+        for (size_t n = 0; n < N; ++n) main_sum[n] = min_sum[n] = V::zero_f();
+        for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) step(b, main_sum, min_sum);
+        for (size_t n = 0; n < N; ++n) total[n] = V::add_f(total[n], V::add_f(main_sum[n], min_sum[n]));
+    }
+}
+
 // One token against S panels at once, a super-block of each in turn: S read streams where
 // tile<1> has one (prefetch.hpp, generation_streams). Kernel::block_step<1> adds a
-// super-block into the sums tile<1> keeps (split_sums: a scales' and a minimums' part,
-// joined into the total every k_blocks_per_pass blocks; else the total itself), in the
-// same order: the same bits.
+// super-block into the sums tile<1> keeps (split_sums: over_passes; else the total
+// itself), in the same order: the same bits.
 template <class Kernel, size_t S>
 void k_stream_tile(const std::byte* const* panels, size_t blocks, const BlockQ8_K* act, float* const* y) {
     using V = typename Kernel::Ops;
+    using F = typename V::F;
     const PrefetchDistances ahead = prefetch_distances();
     const BlockQ8_K* const acts[1] = {act};
-    typename V::F total[S];
-    for (size_t s = 0; s < S; ++s) total[s] = V::zero_f();
+    F total[S];
     if constexpr (Kernel::split_sums) {
-        for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
-            typename V::F main_sum[S], min_sum[S];
-            for (size_t s = 0; s < S; ++s) main_sum[s] = min_sum[s] = V::zero_f();
-            for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
-                for (size_t s = 0; s < S; ++s) {
-                    const std::byte* block = panels[s] + b * Kernel::block_bytes;
-                    prefetch_ahead<V, Kernel::block_bytes>(block, ahead);
-                    Kernel::template block_step<1>(block, acts, b, &main_sum[s], &min_sum[s]);
-                }
+        over_passes<V, S>(blocks, total, [&](size_t b, F* main_sum, F* min_sum) {
+            for (size_t s = 0; s < S; ++s) {
+                const std::byte* block = panels[s] + b * Kernel::block_bytes;
+                prefetch_ahead<V, Kernel::block_bytes>(block, ahead);
+                Kernel::template block_step<1>(block, acts, b, &main_sum[s], &min_sum[s]);
             }
-            for (size_t s = 0; s < S; ++s) total[s] = V::add_f(total[s], V::add_f(main_sum[s], min_sum[s]));
-        }
+        });
     } else {
+        for (size_t s = 0; s < S; ++s) total[s] = V::zero_f();
         for (size_t b = 0; b < blocks; ++b) {
             for (size_t s = 0; s < S; ++s) {
                 const std::byte* block = panels[s] + b * Kernel::block_bytes;
@@ -104,13 +113,11 @@ void over_token_tiles(const std::byte* w, size_t w_stride, size_t rows, const st
                       size_t blocks, float* y, size_t y_stride) {
     constexpr size_t R = Kernel::R;
     size_t done = 0;
-    if (tokens == 1) {
+    if (tokens == 1 && generation_streams() >= 2) {
         const BlockQ8_K* act = reinterpret_cast<const BlockQ8_K*>(a);
-        if (generation_streams() >= 2) {
-            done = over_stretches<2>(w, w_stride, rows / R, R, y, [&](const std::byte* const* starts, float* const* outs) {
-                k_stream_tile<Kernel, 2>(starts, blocks, act, outs);
-            });
-        }
+        done = over_stretches<2>(w, w_stride, rows / R, R, y, [&](const std::byte* const* starts, float* const* outs) {
+            k_stream_tile<Kernel, 2>(starts, blocks, act, outs);
+        });
     }
     for (size_t r0 = done; r0 < rows; r0 += R) {
         const std::byte* panel = w + (r0 / R) * w_stride;
@@ -123,26 +130,21 @@ void over_token_tiles(const std::byte* w, size_t w_stride, size_t rows, const st
 }
 
 // The tile of a kernel whose block_step<T> adds a super-block into scales' and minimums'
-// sums (split_sums), joined into the total every k_blocks_per_pass blocks as ktile_gemm.hpp
-// does; prefetching where few tokens leave the loads waiting (T <= PrefetchUpTo).
+// sums (split_sums, over_passes); prefetching where few tokens leave the loads waiting
+// (T <= PrefetchUpTo).
 template <class Kernel, int T, int PrefetchUpTo>
 void k_split_tile(const std::byte* panel, size_t blocks, const std::byte* a, size_t a_stride, float* y, size_t y_stride) {
     using V = typename Kernel::Ops;
+    using F = typename V::F;
     const PrefetchDistances ahead = prefetch_distances();
     const BlockQ8_K* acts[T];
     for (int t = 0; t < T; ++t) acts[t] = reinterpret_cast<const BlockQ8_K*>(a + static_cast<size_t>(t) * a_stride);
-    typename V::F total[T];
-    for (int t = 0; t < T; ++t) total[t] = V::zero_f();
-    for (size_t b0 = 0; b0 < blocks; b0 += k_blocks_per_pass) {
-        typename V::F main_sum[T], min_sum[T];
-        for (int t = 0; t < T; ++t) main_sum[t] = min_sum[t] = V::zero_f();
-        for (size_t b = b0; b < std::min(blocks, b0 + k_blocks_per_pass); ++b) {
-            const std::byte* block = panel + b * Kernel::block_bytes;
-            if (T <= PrefetchUpTo) prefetch_ahead<V, Kernel::block_bytes>(block, ahead);
-            Kernel::template block_step<T>(block, acts, b, main_sum, min_sum);
-        }
-        for (int t = 0; t < T; ++t) total[t] = V::add_f(total[t], V::add_f(main_sum[t], min_sum[t]));
-    }
+    F total[T];
+    over_passes<V, T>(blocks, total, [&](size_t b, F* main_sum, F* min_sum) {
+        const std::byte* block = panel + b * Kernel::block_bytes;
+        if (T <= PrefetchUpTo) prefetch_ahead<V, Kernel::block_bytes>(block, ahead);
+        Kernel::template block_step<T>(block, acts, b, main_sum, min_sum);
+    });
     for (int t = 0; t < T; ++t) V::store_f(y + static_cast<size_t>(t) * y_stride, total[t]);
 }
 

@@ -50,8 +50,7 @@ ClientConnection::ClientConnection(const httplib::Request& req) {
     if (req.remote_port < 0 || req.local_port < 0) return;
     std::error_code ec;
     for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end; it.increment(ec)) {
-        const std::filesystem::directory_entry& entry = *it;
-        const std::string name = entry.path().filename().string();
+        const std::string name = it->path().filename().string();
         int fd = -1;
         if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc{}) continue;
         if (is_connection(fd, req)) {

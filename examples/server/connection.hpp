@@ -16,7 +16,6 @@ public:
 
     /// The client closed or reset its side: no reply can reach it. Costs one poll(2).
     [[nodiscard]] bool gone() const;
-    [[nodiscard]] bool found() const { return fd_ >= 0; }
 
 private:
     int fd_ = -1;
