@@ -36,12 +36,6 @@ bool cpu_is_intel() {
     return ebx == 0x756e6547 && edx == 0x49656e69 && ecx == 0x6c65746e;  // "Genu" "ineI" "ntel"
 }
 
-bool cpu_is_amd() {
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    if (__get_cpuid(0, &eax, &ebx, &ecx, &edx) == 0) return false;
-    return ebx == 0x68747541 && edx == 0x69746e65 && ecx == 0x444d4163;  // "Auth" "enti" "cAMD"
-}
-
 // CPUID.1:ECX bit 29. Clang (14) does not know "f16c" in __builtin_cpu_supports.
 bool cpu_has_f16c() {
     unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
@@ -93,12 +87,10 @@ std::optional<PrefetchDistances> parse_prefetch(std::string_view text) {
 }
 
 // Measured per CPU family (prefetch.hpp): on Intel cores 2 KiB ahead into every level and
-// 6 KiB ahead into L2; on AMD cores with AVX-512 (Zen 4 on) 32 KiB ahead into L2 only;
-// elsewhere (Zen 3) none.
+// 6 KiB ahead into L2, elsewhere none.
 PrefetchDistances default_prefetch() {
 #if defined(__x86_64__)
     if (cpu_is_intel()) return {2048, 6144};
-    if (cpu_is_amd() && __builtin_cpu_supports("avx512f")) return {0, 32768};
 #endif
     return {};
 }

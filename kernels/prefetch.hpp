@@ -9,11 +9,10 @@
 // 26.7 t/s where 4 KiB lost (22.0), and L2 prefetches 6 KiB ahead on top took Q4_K_M
 // 21.2 -> 24.4 t/s at 1 thread and 39.4 -> 45.0 at 2 (q4_0 +5-8 %, Q6_K +2-4 %).
 // On Zen 3 prefetching cost 6-23 % of generation, as the hardware prefetcher already
-// follows each stream there. On Zen 4 (an EPYC VM, family 25 model 17) one thread read a
-// q4_0 matrix at 45 GB/s from L3 but 17-19 from memory, the two times adding up: L2-only
-// prefetches 32 KiB ahead took q4_K matrix x vector from memory 14 -> 21-24 GB/s and
-// 2-thread generation +8-25 % (Q4_K_M 42.9 -> 53.6 t/s, q4_0 49.1 -> 53.1); into L1 or
-// at 2 KiB they gained nothing.
+// follows each stream there. On Zen 4 (an EPYC VM, family 25 model 17) L2-only
+// prefetches 32 KiB ahead won in noisy hours and lost in a quiet one (1 thread q4_0
+// 39.2 -> 34.2 t/s, Q6_K 29.2 -> 26.6; 2 threads level), and into L1 they cost a third,
+// so AMD stays without.
 #pragma once
 
 #include <cstddef>
