@@ -102,39 +102,50 @@ struct SimdAttentionOps {
         return order;
     }
 
-    // Tiles of W / 2 key rows x 2 queries: each key vector loaded meets both queries, and
-    // the W accumulators are reduced together by haddp (a transpose-and-add) instead of W
-    // separate horizontal sums.
+    // Tiles of W / Q key rows x Q queries: each key vector loaded (and converted) meets
+    // every query of the tile, and the W accumulators are reduced together by haddp (a
+    // transpose-and-add) instead of W separate horizontal sums.
+    template <size_t Q, class Rows>
+    static void dots_tiles(const float* q0, size_t q_stride, const Rows& rows, size_t count, size_t n, float* out,
+                           size_t out_stride) {
+        constexpr size_t R = W / Q;
+        const std::array<uint8_t, W>& order = haddp_order();
+        size_t p = 0;
+        for (; p + R <= count; p += R) {
+            B acc[W];
+            for (size_t a = 0; a < W; ++a) acc[a] = B(0.0f);
+            for (size_t i = 0; i < n; i += W) {
+                B query[Q];
+                for (size_t k = 0; k < Q; ++k) query[k] = load(q0 + k * q_stride + i);
+                for (size_t r = 0; r < R; ++r) {
+                    const B key = rows.load(p + r, i);
+                    for (size_t k = 0; k < Q; ++k) acc[k * R + r] = xsimd::fma(query[k], key, acc[k * R + r]);
+                }
+            }
+            float sums[W];
+            xsimd::haddp(acc).store_unaligned(sums);
+            for (size_t k = 0; k < Q; ++k) {
+                for (size_t r = 0; r < R; ++r) out[k * out_stride + p + r] = sums[order[k * R + r]];
+            }
+        }
+        for (; p < count; ++p) {
+            for (size_t k = 0; k < Q; ++k) out[k * out_stride + p] = row_dot(q0 + k * q_stride, rows, p, n);
+        }
+    }
+
+    // Queries four at a time where the vector holds four rows' accumulators or more (a
+    // grouped-query head's 8 queries convert each f16 key vector twice, not four times),
+    // then in pairs, then alone: W rows a tile, never one horizontal sum per row.
     template <class Rows>
     static void dots_of(const float* q, size_t queries, size_t q_stride, const Rows& rows, size_t count, size_t n, float* out,
                         size_t out_stride) {
-        constexpr size_t Q = 2, R = W / Q;
         size_t j = 0;
         if (n % W == 0) {
-            const std::array<uint8_t, W>& order = haddp_order();
-            for (; j + Q <= queries; j += Q) {
-                const float* q0 = q + j * q_stride;
-                size_t p = 0;
-                for (; p + R <= count; p += R) {
-                    B acc[W];
-                    for (size_t a = 0; a < W; ++a) acc[a] = B(0.0f);
-                    for (size_t i = 0; i < n; i += W) {
-                        const B query[Q] = {load(q0 + i), load(q0 + q_stride + i)};
-                        for (size_t r = 0; r < R; ++r) {
-                            const B key = rows.load(p + r, i);
-                            for (size_t k = 0; k < Q; ++k) acc[k * R + r] = xsimd::fma(query[k], key, acc[k * R + r]);
-                        }
-                    }
-                    float sums[W];
-                    xsimd::haddp(acc).store_unaligned(sums);
-                    for (size_t k = 0; k < Q; ++k) {
-                        for (size_t r = 0; r < R; ++r) out[(j + k) * out_stride + p + r] = sums[order[k * R + r]];
-                    }
-                }
-                for (; p < count; ++p) {
-                    for (size_t k = 0; k < Q; ++k) out[(j + k) * out_stride + p] = row_dot(q0 + k * q_stride, rows, p, n);
-                }
+            if constexpr (W >= 16) {
+                for (; j + 4 <= queries; j += 4) dots_tiles<4>(q + j * q_stride, q_stride, rows, count, n, out + j * out_stride, out_stride);
             }
+            for (; j + 2 <= queries; j += 2) dots_tiles<2>(q + j * q_stride, q_stride, rows, count, n, out + j * out_stride, out_stride);
+            for (; j < queries; ++j) dots_tiles<1>(q + j * q_stride, q_stride, rows, count, n, out + j * out_stride, out_stride);
         }
         for (; j < queries; ++j) {
             for (size_t p = 0; p < count; ++p) out[j * out_stride + p] = row_dot(q + j * q_stride, rows, p, n);
@@ -173,6 +184,8 @@ struct SimdAttentionOps {
 
     // Queries in pairs with strips of 4 vectors, a lone query with strips of 8 (a head of
     // 64 in one pass on AVX2): eight accumulators either way, independent of each other.
+    // With 32 registers (AVX-512) four queries share each strip of 4: 16 accumulators, and
+    // a grouped-query head's 8 queries convert each f16 value vector twice, not four times.
     template <class Rows>
     static void weighted_sum_of(const float* weights, size_t queries, size_t w_stride, const Rows& rows, size_t count, size_t n,
                                 float* out, size_t out_stride) {
@@ -180,7 +193,14 @@ struct SimdAttentionOps {
             const float* w = weights + j * w_stride;
             float* o = out + j * out_stride;
             size_t i = 0;
-            if (j + 2 <= queries) {
+            if (W >= 16 && j + 4 <= queries) {
+                for (; i + 4 * W <= n; i += 4 * W) weighted_strip<4, 4>(w, w_stride, rows, i, count, o, out_stride);
+                for (; i + W <= n; i += W) weighted_strip<4, 1>(w, w_stride, rows, i, count, o, out_stride);
+                for (; i < n; ++i) {
+                    for (size_t k = 0; k < 4; ++k) o[k * out_stride + i] = column_sum(w + k * w_stride, rows, i, count);
+                }
+                j += 4;
+            } else if (j + 2 <= queries) {
                 for (; i + 4 * W <= n; i += 4 * W) weighted_strip<2, 4>(w, w_stride, rows, i, count, o, out_stride);
                 for (; i + W <= n; i += W) weighted_strip<2, 1>(w, w_stride, rows, i, count, o, out_stride);
                 for (; i < n; ++i) {
