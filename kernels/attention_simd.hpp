@@ -182,38 +182,43 @@ struct SimdAttentionOps {
         return sum;
     }
 
-    // Queries in pairs with strips of 4 vectors, a lone query with strips of 8 (a head of
-    // 64 in one pass on AVX2): eight accumulators either way, independent of each other.
-    // With 32 registers (AVX-512) four queries share each strip of 4: 16 accumulators, and
-    // a grouped-query head's 8 queries convert each f16 value vector twice, not four times.
+    // Q queries' value sums over all n columns: strips of 4 vectors, then single vectors,
+    // then single columns.
+    template <size_t Q, class Rows>
+    static void weighted_group(const float* w, size_t w_stride, const Rows& rows, size_t count, size_t n, float* o,
+                               size_t out_stride) {
+        size_t i = 0;
+        for (; i + 4 * W <= n; i += 4 * W) weighted_strip<Q, 4>(w, w_stride, rows, i, count, o, out_stride);
+        for (; i + W <= n; i += W) weighted_strip<Q, 1>(w, w_stride, rows, i, count, o, out_stride);
+        for (; i < n; ++i) {
+            for (size_t k = 0; k < Q; ++k) o[k * out_stride + i] = column_sum(w + k * w_stride, rows, i, count);
+        }
+    }
+
+    // Queries four at a time with 32 registers (AVX-512: 16 accumulators, and a
+    // grouped-query head's 8 queries convert each f16 value vector twice, not four times),
+    // then in pairs (8 accumulators), then a lone query with strips of 8 (a head of 64 in
+    // one pass on AVX2). The accumulators are independent of each other.
     template <class Rows>
     static void weighted_sum_of(const float* weights, size_t queries, size_t w_stride, const Rows& rows, size_t count, size_t n,
                                 float* out, size_t out_stride) {
-        for (size_t j = 0; j < queries;) {
+        size_t j = 0;
+        if constexpr (W >= 16) {
+            for (; j + 4 <= queries; j += 4) {
+                weighted_group<4>(weights + j * w_stride, w_stride, rows, count, n, out + j * out_stride, out_stride);
+            }
+        }
+        for (; j + 2 <= queries; j += 2) {
+            weighted_group<2>(weights + j * w_stride, w_stride, rows, count, n, out + j * out_stride, out_stride);
+        }
+        for (; j < queries; ++j) {
             const float* w = weights + j * w_stride;
             float* o = out + j * out_stride;
             size_t i = 0;
-            if (W >= 16 && j + 4 <= queries) {
-                for (; i + 4 * W <= n; i += 4 * W) weighted_strip<4, 4>(w, w_stride, rows, i, count, o, out_stride);
-                for (; i + W <= n; i += W) weighted_strip<4, 1>(w, w_stride, rows, i, count, o, out_stride);
-                for (; i < n; ++i) {
-                    for (size_t k = 0; k < 4; ++k) o[k * out_stride + i] = column_sum(w + k * w_stride, rows, i, count);
-                }
-                j += 4;
-            } else if (j + 2 <= queries) {
-                for (; i + 4 * W <= n; i += 4 * W) weighted_strip<2, 4>(w, w_stride, rows, i, count, o, out_stride);
-                for (; i + W <= n; i += W) weighted_strip<2, 1>(w, w_stride, rows, i, count, o, out_stride);
-                for (; i < n; ++i) {
-                    for (size_t k = 0; k < 2; ++k) o[k * out_stride + i] = column_sum(w + k * w_stride, rows, i, count);
-                }
-                j += 2;
-            } else {
-                for (; i + 8 * W <= n; i += 8 * W) weighted_strip<1, 8>(w, w_stride, rows, i, count, o, out_stride);
-                for (; i + 4 * W <= n; i += 4 * W) weighted_strip<1, 4>(w, w_stride, rows, i, count, o, out_stride);
-                for (; i + W <= n; i += W) weighted_strip<1, 1>(w, w_stride, rows, i, count, o, out_stride);
-                for (; i < n; ++i) o[i] = column_sum(w, rows, i, count);
-                j += 1;
-            }
+            for (; i + 8 * W <= n; i += 8 * W) weighted_strip<1, 8>(w, w_stride, rows, i, count, o, out_stride);
+            for (; i + 4 * W <= n; i += 4 * W) weighted_strip<1, 4>(w, w_stride, rows, i, count, o, out_stride);
+            for (; i + W <= n; i += W) weighted_strip<1, 1>(w, w_stride, rows, i, count, o, out_stride);
+            for (; i < n; ++i) o[i] = column_sum(w, rows, i, count);
         }
     }
 
