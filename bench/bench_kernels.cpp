@@ -3,7 +3,10 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <string_view>
 #include <map>
@@ -18,6 +21,7 @@
 #include "kernels/packed.hpp"
 #include "nibble/tensor_type.hpp"
 #include "nibble_build_info.hpp"
+#include "src/huge_pages.hpp"
 
 namespace {
 
@@ -142,6 +146,42 @@ void activation_benchmark(benchmark::State& state, const KernelTable* table, siz
                                                 benchmark::Counter::kIsRate);
 }
 
+// One token's matrix x vector from memory: copies of one packed 5632 x 2048 matrix (the
+// 1.1B shape's gate) filling `mib` MiB, past any L3, read one after another as generation
+// reads its matrices, then the probe over as many bytes. Against the in-cache matvec above
+// it shows how much of computing and waiting for memory overlap; against the probe, how
+// near one core doing this type's work comes to the read ceiling.
+void from_memory_benchmark(benchmark::State& state, const KernelTable* table, TensorType t, size_t mib) {
+    constexpr size_t rows = 5632, cols = 2048;
+    const MatrixView one = view_for(*table, t, rows, cols);
+    const size_t bytes = one.row_stride * rows;
+    const size_t copies = std::max<size_t>(2, (mib << 20) / bytes);
+    size_t buffer_bytes = copies * bytes;
+    const detail::HugePageBuffer buffer = detail::allocate_huge_pages(buffer_bytes);
+    for (size_t c = 0; c < copies; ++c) std::memcpy(buffer.get() + c * bytes, one.data, bytes);
+    const auto x = random_floats(cols, 3);
+    std::vector<float> y(rows);
+    std::vector<std::byte> scratch(matmul_scratch_bytes(t, cols, 1));
+    double best = 0;  // bytes per second of the fastest pass: the probe is a best too
+    for (auto _ : state) {
+        const auto start = std::chrono::steady_clock::now();
+        for (size_t c = 0; c < copies; ++c) {
+            MatrixView w = one;
+            w.data = buffer.get() + c * bytes;
+            matmul(*table, w, x.data(), 1, y.data(), scratch, 1);
+        }
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        best = std::max(best, static_cast<double>(copies * bytes) / seconds);
+    }
+    const double probe = bench::probe_read_bandwidth(copies * bytes, 1, 3).bytes_per_second;
+    state.counters["GB/s"] = best / 1e9;
+    state.counters["probe GB/s"] = probe / 1e9;
+    state.counters["of probe"] = best / probe;
+    state.SetLabel(std::to_string(copies) + " copies, " + std::to_string(copies * bytes >> 20) + " MiB");
+}
+
 // The memory read bandwidth the matrix x vector figures are to be compared with.
 void probe_benchmark(benchmark::State& state) {
     double best = 0;
@@ -160,8 +200,17 @@ void instruction_rates_benchmark(benchmark::State& state) {
     }
 }
 
-void register_all() {
+void register_all(size_t from_memory_mib) {
     constexpr size_t conversion_n = 1 << 20;
+    if (from_memory_mib > 0) {  // the CPU's own table only: each reads the whole buffer
+        const KernelTable* table = &active_kernels();
+        for (TensorType t : weight_types) {
+            benchmark::RegisterBenchmark(("matvec_from_memory/" + type_name(t) + "/" + table->isa + "/5632x2048").c_str(),
+                                         from_memory_benchmark, table, t, from_memory_mib)
+                ->Iterations(5)
+                ->Unit(benchmark::kMillisecond);
+        }
+    }
     benchmark::RegisterBenchmark("probe/read_bandwidth/1thread", probe_benchmark)->Iterations(1)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark("probe/int8_instructions/1thread", instruction_rates_benchmark)->Iterations(1)->Unit(benchmark::kMillisecond);
     for (TensorType t : weight_types) {
@@ -197,20 +246,37 @@ void register_all() {
 
 int main(int argc, char** argv) {
     // Google Benchmark's own flags (--benchmark_filter=..., --help); --version is nibble's.
+    size_t from_memory_mib = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
+        if (a.starts_with("--from-memory-mib=")) {
+            const std::string value(a.substr(18));
+            char* end = nullptr;
+            const unsigned long long mib = std::strtoull(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || mib == 0 || mib > (size_t{1} << 20)) {
+                std::fprintf(stderr, "nibble-bench-kernels: --from-memory-mib wants MiB from 1 to 1048576, got '%s'\n", value.c_str());
+                return 2;
+            }
+            from_memory_mib = mib;
+            for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];  // not a Google Benchmark flag
+            --argc;
+            --i;
+            continue;
+        }
         if (a == "--version") {
             std::printf("nibble-bench-kernels %s (commit %s)\n", NIBBLE_VERSION, NIBBLE_BUILD_COMMIT);
             return 0;
         }
         if (a == "-h" || a == "--help") {
             std::printf("nibble-bench-kernels: every kernel of every ISA table this CPU can run, one thread.\n"
+                        "--from-memory-mib=N adds one token's matrix x vector for every type of the CPU's own\n"
+                        "table over N MiB of copies (past the L3) beside the read probe over as many bytes.\n"
                         "Google Benchmark's flags follow; --version prints nibble's version and commit.\n\n");
             std::fflush(stdout);
             argv[i] = const_cast<char*>("--help");
         }
     }
-    register_all();
+    register_all(from_memory_mib);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;  // bad usage, as in every nibble program
     try {
