@@ -70,6 +70,17 @@ static_assert(sizeof(BlockIQ4_NL) == 18);
 /// The 16 signed values the iq4 nibbles index (a non-uniform grid).
 inline constexpr int8_t iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
+/// iq4_values + 128 (1..241) as the bytes of a lookup: unsigned weights for a u8 x s8 dot
+/// instruction, whose 128 x the activations' sum is taken off after (exact in int32).
+struct Iq4ValuesPlus128 {
+    int8_t v[16];
+};
+inline constexpr Iq4ValuesPlus128 iq4_values_plus_128 = [] {
+    Iq4ValuesPlus128 out{};
+    for (int i = 0; i < 16; ++i) out.v[i] = static_cast<int8_t>(static_cast<uint8_t>(iq4_values[i] + 128));
+    return out;
+}();
+
 /// q2_K: 16 sub-blocks of 16; scales[s] = scale (low nibble) | min (high nibble);
 /// 2-bit quants; y = d * scale * q - dmin * min.
 struct BlockQ2_K {

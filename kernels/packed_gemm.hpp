@@ -33,10 +33,13 @@ struct PackedGemm {
     // q8_0's bytes are stored offset by 128; without a u8 x i8 instruction that takes
     // 255 (VNNI), they are turned back into signed bytes and multiplied with signs moved.
     static constexpr bool signed_q8 = Type == TensorType::q8_0 && !V::unsigned_bytes;
-    // iq4_nl: the nibbles index a grid of signed values (a byte shuffle), multiplied as signed.
+    // iq4_nl: the nibbles index a grid of signed values (a byte shuffle), multiplied as
+    // signed; with a u8 x i8 instruction, the grid plus 128 multiplied as unsigned instead
+    // (no sign moves per product), 128 x the block's sum taken off as q8_0's is.
     static constexpr bool grid = Type == TensorType::iq4_nl;
-    static constexpr int32_t offset = has_min || signed_q8 || grid ? 0
-                                      : Type == TensorType::q8_0 ? 128
+    static constexpr bool unsigned_grid = grid && V::unsigned_bytes;
+    static constexpr int32_t offset = has_min || signed_q8 || (grid && !unsigned_grid) ? 0
+                                      : Type == TensorType::q8_0 || unsigned_grid ? 128
                                       : Type == TensorType::q5_0 ? 16
                                                                  : 8;
     static constexpr size_t quant_bytes = (nibbles ? 16 : 32) * R + (fifth ? 4 * R : 0);
@@ -157,6 +160,18 @@ struct PackedGemm {
                     lo[t] = V::widen_pairs(sum16[t]);
                 }
                 if constexpr (offset != 0) lo[t] = V::add(lo[t], offset_start(sums[t][b]));
+            }
+        } else if constexpr (unsigned_grid) {
+            const typename V::I values = V::grid16(iq4_values_plus_128.v);
+            for (size_t c = 0; c < 4; ++c) {
+                const typename V::I packed = V::load(block + c * 4 * R);
+                const typename V::I low = V::lookup16(values, V::low_nibbles(packed));
+                const typename V::I high = V::lookup16(values, V::high_nibbles(packed));
+                for (int t = 0; t < T; ++t) {
+                    lo[t] = V::dot(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
+                    lo[t] = V::dot(lo[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
+                    V::keep_in_register(lo[t]);
+                }
             }
         } else if constexpr (grid) {
             const typename V::I values = V::grid16(iq4_values);

@@ -2,10 +2,12 @@
 // written once over the vector-ops struct V of packed_gemm.hpp: R rows in int32 lanes,
 // T tokens. A group of 4R bytes holds 4 k of every row in its low nibbles and the 4 k
 // 16 elements later in its high nibbles; both are looked up in the grid with a byte
-// shuffle and multiplied as signed bytes (grid values and q8_K activations stay within
-// +-127, so a 16-bit pair sum cannot overflow: it is scaled at once, by the sub-block's
-// 6-bit scale less 32 in a 16-bit multiply-add). Each super-block's integer sum then
-// takes one float step, as the row dot's does: the same bits for any batch.
+// shuffle. With a u8 x i8 dot instruction (VNNI) the grid is looked up plus 128, summed
+// per sub-block from -128 x its activations' sum and scaled in int32; without, grid values
+// are multiplied as signed bytes (grid values and q8_K activations stay within +-127, so
+// a 16-bit pair sum cannot overflow: it is scaled at once, by the sub-block's 6-bit scale
+// less 32 in a 16-bit multiply-add). Either way each super-block's integer sum is the
+// same and takes one float step, as the row dot's does: the same bits for any batch.
 #pragma once
 
 #include <algorithm>
@@ -50,11 +52,42 @@ struct PackedIQ4XSGemm {
     template <int T>
     [[gnu::always_inline]] static inline void block_step(const std::byte* block, const BlockQ8_K* const* acts, size_t b,
                                                          typename V::F* total, typename V::F*) {
-        const I grid = V::grid16(iq4_values);
         I scales[8];
         scale_pairs(block, scales, std::make_integer_sequence<int, 8>{});
         I isum[T];
         for (int t = 0; t < T; ++t) isum[t] = V::zero();
+        if constexpr (V::unsigned_bytes) {
+            // A u8 x i8 dot instruction: the grid plus 128 as unsigned bytes, a sub-block's
+            // sum started at -128 x its activations' sum (two of q8_K's 16-element sums),
+            // then times its scale in int32: the same integer as below, fewer operations.
+            const I grid = V::grid16(iq4_values_plus_128.v);
+            for (size_t j = 0; j < 8; ++j) {
+                I sub[T];
+                for (int t = 0; t < T; ++t) sub[t] = V::set1(-128 * (acts[t][b].bsums[2 * j] + acts[t][b].bsums[2 * j + 1]));
+                for (size_t c = 0; c < 4; ++c) {
+                    const I packed = V::load(block + groups_offset + (4 * j + c) * 4 * R);
+                    const I low = V::lookup16(grid, V::low_nibbles(packed)), high = V::lookup16(grid, V::high_nibbles(packed));
+                    for (int t = 0; t < T; ++t) {
+                        const int8_t* q8 = acts[t][b].qs + 32 * j + 4 * c;
+                        sub[t] = V::dot(V::dot(sub[t], low, V::broadcast4(q8)), high, V::broadcast4(q8 + 16));
+                        V::keep_in_register(sub[t]);
+                    }
+                }
+                const I scale = V::template shift_right_arith32<16>(scales[j]);  // the pair's upper half, sign-extended
+                for (int t = 0; t < T; ++t) isum[t] = V::add(isum[t], V::mul32(sub[t], scale));
+            }
+        } else {
+            signed_sums<T>(block, acts, b, scales, isum);
+        }
+        const typename V::F d = V::load_half(block);
+        for (int t = 0; t < T; ++t) total[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), total[t]);
+    }
+
+    // Without one: grid values and activations multiplied as signed bytes in 16-bit pair sums.
+    template <int T>
+    [[gnu::always_inline]] static inline void signed_sums(const std::byte* block, const BlockQ8_K* const* acts, size_t b,
+                                                          const I* scales, I* isum) {
+        const I grid = V::grid16(iq4_values);
         for (size_t j = 0; j < 8; ++j) {
             for (size_t c = 0; c < 4; ++c) {
                 const I packed = V::load(block + groups_offset + (4 * j + c) * 4 * R);
@@ -69,8 +102,6 @@ struct PackedIQ4XSGemm {
                 }
             }
         }
-        const typename V::F d = V::load_half(block);
-        for (int t = 0; t < T; ++t) total[t] = V::fmadd(V::to_float(isum[t]), V::mul(d, V::set1_f(acts[t][b].d)), total[t]);
     }
 
     template <int T>
