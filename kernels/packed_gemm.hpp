@@ -59,6 +59,12 @@ struct PackedGemm {
         }
     }
 
+    // iq4_nl's grid values times activations: unsigned (plus 128) or signed.
+    static typename V::I grid_dot(typename V::I acc, typename V::I w, typename V::I s) {
+        if constexpr (unsigned_grid) return V::dot(acc, w, s);
+        else return V::dot_signed(acc, w, s);
+    }
+
     // Chunk c's nibbles (elements 4c.. and 16 + 4c..) with q5's fifth bits in place.
     static void chunk_weights(const std::byte* block, size_t c, typename V::I& low, typename V::I& high) {
         const typename V::I packed = V::load(block + c * 4 * R);
@@ -161,29 +167,16 @@ struct PackedGemm {
                 }
                 if constexpr (offset != 0) lo[t] = V::add(lo[t], offset_start(sums[t][b]));
             }
-        } else if constexpr (unsigned_grid) {
-            const typename V::I values = V::grid16(iq4_values_plus_128.v);
-            for (size_t c = 0; c < 4; ++c) {
-                const typename V::I packed = V::load(block + c * 4 * R);
-                const typename V::I low = V::lookup16(values, V::low_nibbles(packed));
-                const typename V::I high = V::lookup16(values, V::high_nibbles(packed));
-                for (int t = 0; t < T; ++t) {
-                    lo[t] = V::dot(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
-                    lo[t] = V::dot(lo[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
-                    V::keep_in_register(lo[t]);
-                }
-            }
         } else if constexpr (grid) {
-            const typename V::I values = V::grid16(iq4_values);
+            const typename V::I values = V::grid16(unsigned_grid ? iq4_values_plus_128.v : iq4_values);
             for (size_t c = 0; c < 4; ++c) {
                 const typename V::I packed = V::load(block + c * 4 * R);
                 const typename V::I low = V::lookup16(values, V::low_nibbles(packed));
                 const typename V::I high = V::lookup16(values, V::high_nibbles(packed));
                 for (int t = 0; t < T; ++t) {
-                    lo[t] = V::dot_signed(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
-                    upper[t] = V::dot_signed(upper[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
+                    lo[t] = grid_dot(lo[t], low, V::broadcast4(quants[t] + q + 4 * c));
+                    lo[t] = grid_dot(lo[t], high, V::broadcast4(quants[t] + q + 16 + 4 * c));
                     V::keep_in_register(lo[t]);
-                    V::keep_in_register(upper[t]);
                 }
             }
         } else if constexpr (nibbles) {
