@@ -442,7 +442,10 @@ struct PackedQ236KGemm {
     static void quants(const std::byte* block, size_t g, I* u) {
         const std::byte* group = block + groups_offset + (8 * N + g) * group_bytes;
         if constexpr (Type == TensorType::q6_K) {  // three 6-bit quants, the fourth in their top bit pairs
-            const I a = V::load(group), b = V::load(group + 4 * R), c = V::load(group + 8 * R);
+            I a = V::load(group), b = V::load(group + 4 * R), c = V::load(group + 8 * R);
+            V::keep_in_register(a);  // each loaded once, not folded into the mask and the shift
+            V::keep_in_register(b);
+            V::keep_in_register(c);
             const I low6 = V::set1(0x3f3f3f3f);
             u[0] = V::and_(a, low6);
             u[1] = V::and_(b, low6);
@@ -451,7 +454,9 @@ struct PackedQ236KGemm {
                                  V::and_(V::template shift_right32<4>(b), V::set1(0x0c0c0c0c))),
                           V::and_(V::template shift_right32<2>(c), V::set1(0x30303030)));
         } else {
-            const I q = V::load(group), three = V::set1(0x03030303);
+            I q = V::load(group);
+            V::keep_in_register(q);
+            const I three = V::set1(0x03030303);
             u[0] = V::and_(q, three);
             u[1] = V::and_(V::template shift_right32<2>(q), three);
             u[2] = V::and_(V::template shift_right32<4>(q), three);
