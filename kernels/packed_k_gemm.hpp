@@ -197,11 +197,13 @@ struct PackedQ45KGemm {
     // Group g of chunk C as its low-nibble and high-nibble elements, q5_K's fifth bits in.
     template <int C>
     static void group_weights(const std::byte* block, size_t g, typename V::I& low, typename V::I& high) {
-        const typename V::I w = V::load(block + quants_offset + (8 * C + g) * 4 * R);
+        typename V::I w = V::load(block + quants_offset + (8 * C + g) * 4 * R);
+        V::keep_in_register(w);  // loaded once, not folded into the mask and the shift
         low = V::low_nibbles(w);
         high = V::high_nibbles(w);
         if constexpr (fifth) {
-            const typename V::I bits = V::load(block + 16 * R + g * 4 * R);
+            typename V::I bits = V::load(block + 16 * R + g * 4 * R);
+            V::keep_in_register(bits);
             low = V::or_(low, bit_to_4<2 * C>(bits));
             high = V::or_(high, bit_to_4<2 * C + 1>(bits));
         }
