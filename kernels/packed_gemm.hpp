@@ -67,10 +67,7 @@ struct PackedGemm {
 
     // Chunk c's nibbles (elements 4c.. and 16 + 4c..) with q5's fifth bits in place.
     static void chunk_weights(const std::byte* block, size_t c, typename V::I& low, typename V::I& high) {
-        // Loaded once: GCC otherwise folds the load into both the mask and the shift, two
-        // loads of every line (one token from L2 on avx512vnni, q4_0: 47.5 -> 52 GB/s).
-        typename V::I packed = V::load(block + c * 4 * R);
-        V::keep_in_register(packed);
+        const typename V::I packed = load_once<V>(block + c * 4 * R);
         low = V::low_nibbles(packed);
         high = V::high_nibbles(packed);
         if constexpr (fifth) {

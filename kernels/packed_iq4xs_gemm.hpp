@@ -65,8 +65,7 @@ struct PackedIQ4XSGemm {
                 I sub[T];
                 for (int t = 0; t < T; ++t) sub[t] = V::set1(-128 * (acts[t][b].bsums[2 * j] + acts[t][b].bsums[2 * j + 1]));
                 for (size_t c = 0; c < 4; ++c) {
-                    I packed = V::load(block + groups_offset + (4 * j + c) * 4 * R);
-                    V::keep_in_register(packed);  // loaded once, not folded into the mask and the shift
+                    const I packed = load_once<V>(block + groups_offset + (4 * j + c) * 4 * R);
                     const I low = V::lookup16(grid, V::low_nibbles(packed)), high = V::lookup16(grid, V::high_nibbles(packed));
                     for (int t = 0; t < T; ++t) {
                         const int8_t* q8 = acts[t][b].qs + 32 * j + 4 * c;

@@ -197,13 +197,11 @@ struct PackedQ45KGemm {
     // Group g of chunk C as its low-nibble and high-nibble elements, q5_K's fifth bits in.
     template <int C>
     static void group_weights(const std::byte* block, size_t g, typename V::I& low, typename V::I& high) {
-        typename V::I w = V::load(block + quants_offset + (8 * C + g) * 4 * R);
-        V::keep_in_register(w);  // loaded once, not folded into the mask and the shift
+        const typename V::I w = load_once<V>(block + quants_offset + (8 * C + g) * 4 * R);
         low = V::low_nibbles(w);
         high = V::high_nibbles(w);
         if constexpr (fifth) {
-            typename V::I bits = V::load(block + 16 * R + g * 4 * R);
-            V::keep_in_register(bits);
+            const typename V::I bits = load_once<V>(block + 16 * R + g * 4 * R);
             low = V::or_(low, bit_to_4<2 * C>(bits));
             high = V::or_(high, bit_to_4<2 * C + 1>(bits));
         }
@@ -444,10 +442,7 @@ struct PackedQ236KGemm {
     static void quants(const std::byte* block, size_t g, I* u) {
         const std::byte* group = block + groups_offset + (8 * N + g) * group_bytes;
         if constexpr (Type == TensorType::q6_K) {  // three 6-bit quants, the fourth in their top bit pairs
-            I a = V::load(group), b = V::load(group + 4 * R), c = V::load(group + 8 * R);
-            V::keep_in_register(a);  // each loaded once, not folded into the mask and the shift
-            V::keep_in_register(b);
-            V::keep_in_register(c);
+            const I a = load_once<V>(group), b = load_once<V>(group + 4 * R), c = load_once<V>(group + 8 * R);
             const I low6 = V::set1(0x3f3f3f3f);
             u[0] = V::and_(a, low6);
             u[1] = V::and_(b, low6);
@@ -456,9 +451,7 @@ struct PackedQ236KGemm {
                                  V::and_(V::template shift_right32<4>(b), V::set1(0x0c0c0c0c))),
                           V::and_(V::template shift_right32<2>(c), V::set1(0x30303030)));
         } else {
-            I q = V::load(group);
-            V::keep_in_register(q);
-            const I three = V::set1(0x03030303);
+            const I q = load_once<V>(group), three = V::set1(0x03030303);
             u[0] = V::and_(q, three);
             u[1] = V::and_(V::template shift_right32<2>(q), three);
             u[2] = V::and_(V::template shift_right32<4>(q), three);
